@@ -1,0 +1,44 @@
+"""The BrewdError tree: every error brewd raises on purpose, translated once at the boundary."""
+
+from __future__ import annotations
+
+
+class BrewdError(Exception):
+    """brewd failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class ConfigError(BrewdError):
+    """The configuration is invalid."""
+
+    exit_code = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops a restart loop
+
+
+class DatabaseError(BrewdError):
+    """The database failed."""
+
+
+class TransientDatabaseError(DatabaseError):
+    """The database failed in a way a retry may fix (connection lost, serialization, deadlock)."""
+
+
+class DatabaseUnavailable(TransientDatabaseError):
+    """The database cannot be reached."""
+
+
+class CacheError(BrewdError):
+    """Redis failed; cache work is best-effort and never undoes database work."""
+
+
+class FenceLost(BrewdError):
+    """This node no longer holds the claim on its run; it must not commit further batches."""
+
+
+class JobCancelled(BrewdError):
+    """The run was asked to stop (timeout or shutdown) and stopped between batches."""
+
+
+class JobTimeout(JobCancelled):
+    """The run exceeded its timeout."""
