@@ -1,0 +1,1 @@
+"""Adapters: thin edges to PostgreSQL, Redis, the Claude API and systemd."""

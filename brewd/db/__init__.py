@@ -1,0 +1,1 @@
+"""The schema: ordered SQL migrations shipped inside the package."""
