@@ -42,3 +42,16 @@ class JobCancelled(BrewdError):
 
 class JobTimeout(JobCancelled):
     """The run exceeded its timeout."""
+
+
+class UnknownJob(BrewdError):
+    """No job has that name."""
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        super().__init__(f"unknown job {name!r} (available: {', '.join(available)})")
+        self.name = name
+        self.available = available
+
+
+class JobAlreadyRunning(BrewdError):
+    """The job is already running (on this node or another)."""
