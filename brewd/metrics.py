@@ -1,0 +1,94 @@
+"""Prometheus metrics: one CollectorRegistry per instance, so two schedulers never clash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from brewd.clock import Clock, SystemClock
+
+# Jobs take from milliseconds (nothing to expire) to their 10-minute timeout.
+DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+# The spec promises runs within a second of their slot: resolve that second finely.
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    """brewd's metrics; the scheduler records, GET /metrics renders."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock or SystemClock()
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self._runs = Counter(
+            "brewd_job_runs", "Runs that ended, by job and outcome.", ["job", "status"], registry=r
+        )
+        self._duration = Histogram(
+            "brewd_job_duration_seconds",
+            "Run duration, by job.",
+            ["job"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self._affected = Counter(
+            "brewd_job_affected_records", "Records changed by runs, by job.", ["job"], registry=r
+        )
+        self._last_success = Gauge(
+            "brewd_job_last_success_timestamp_seconds",
+            "Unix time of the job's last successful run on this node.",
+            ["job"],
+            registry=r,
+        )
+        self._next_run = Gauge(
+            "brewd_job_next_run_timestamp_seconds",
+            "Unix time of the job's next slot (0: none, e.g. paused or disabled).",
+            ["job"],
+            registry=r,
+        )
+        self._lag = Histogram(
+            "brewd_schedule_lag_seconds",
+            "Delay between a slot and the start of its run.",
+            ["job"],
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self._missed = Counter(
+            "brewd_missed_slots", "Slots not run, by job and reason.", ["job", "reason"], registry=r
+        )
+        self._up = Gauge(
+            "brewd_up", "1 when the dependency answers, else 0.", ["dependency"], registry=r
+        )
+        self._clock_jumps = Counter(
+            "brewd_clock_jumps", "Wall-clock jumps that made the loop re-plan.", registry=r
+        )
+
+    def run_finished(self, job: str, status: str, duration_s: float, affected: int | None) -> None:
+        self._runs.labels(job=job, status=status).inc()
+        self._duration.labels(job=job).observe(max(duration_s, 0.0))
+        if affected:
+            self._affected.labels(job=job).inc(max(affected, 0))
+        else:
+            self._affected.labels(job=job)  # the series exists at 0 from the first run
+        if status == "succeeded":
+            self._last_success.labels(job=job).set(self._clock.now().timestamp())
+
+    def schedule_lag(self, job: str, seconds: float) -> None:
+        self._lag.labels(job=job).observe(max(seconds, 0.0))
+
+    def missed(self, job: str, reason: str, count: int = 1) -> None:
+        self._missed.labels(job=job, reason=reason).inc(count)
+
+    def set_next_run(self, job: str, when: datetime | None) -> None:
+        self._next_run.labels(job=job).set(when.timestamp() if when is not None else 0)
+
+    def set_dependency_up(self, name: str, up: bool) -> None:
+        self._up.labels(dependency=name).set(1 if up else 0)
+
+    def clock_jump(self) -> None:
+        self._clock_jumps.inc()
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text exposition format."""
+        return generate_latest(self.registry)
