@@ -1,0 +1,152 @@
+"""The control API's routes (SPEC §6): each handler parses, calls the port, answers JSON."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from brewd.control.calls import PortCalls
+from brewd.control.openapi import document
+from brewd.control.peer import groups_of, is_allowed, peer_of
+from brewd.control.port import ControlPort
+from brewd.control.responses import json_response
+from brewd.metrics import CONTENT_TYPE, Metrics
+
+
+@dataclass(frozen=True, kw_only=True)
+class Access:
+    """Who may trigger, pause and resume, besides root."""
+
+    daemon_uid: int
+    admin_gid: int | None
+    body_timeout: float
+
+
+PORT = web.AppKey("port", ControlPort)
+METRICS = web.AppKey("metrics", Metrics)
+CALLS = web.AppKey("calls", PortCalls)
+ACCESS = web.AppKey("access", Access)
+
+MAX_RUNS = 1000
+# A manual run's outcome as an HTTP status: the spec's 500 for a failed run is the one 5xx the
+# API gives on purpose; a run the scheduler skipped (it overlapped another) is a conflict.
+RUN_STATUS_HTTP = {"succeeded": 200, "failed": 500, "skipped": 409}
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    body = await request.app[CALLS].shared("health", request.app[PORT].health)
+    return json_response(body, 503 if body.get("status") == "unhealthy" else 200)
+
+
+@routes.get("/api/scheduler/status")
+async def status(request: web.Request) -> web.Response:
+    return json_response(await request.app[CALLS].shared("status", request.app[PORT].status))
+
+
+@routes.post("/api/scheduler/trigger/{job}")
+async def trigger(request: web.Request) -> web.Response:
+    wait = query_flag(request, "wait", default=True)
+    who = await authorized(request)
+    calls, port = request.app[CALLS], request.app[PORT]
+    run = await calls.call(port.trigger, request.match_info["job"], requested_by=who)
+    calls.changed()
+    if not wait:
+        return json_response({"run_id": run.run_id}, 202)
+    # shield: a client that hangs up must not cancel the run's future under the scheduler
+    record = await asyncio.shield(asyncio.wrap_future(run.future))
+    calls.changed()
+    return json_response(record, RUN_STATUS_HTTP.get(str(record.get("status")), 200))
+
+
+@routes.get("/api/scheduler/jobs/{job}/runs")
+async def runs(request: web.Request) -> web.Response:
+    limit = query_int(request, "limit", default=20, low=1, high=MAX_RUNS)
+    port = request.app[PORT]
+    return json_response(await request.app[CALLS].call(port.runs, request.match_info["job"], limit))
+
+
+@routes.post("/api/scheduler/jobs/{job}/pause")
+async def pause(request: web.Request) -> web.Response:
+    who = await authorized(request)
+    port, calls = request.app[PORT], request.app[CALLS]
+    entry = await calls.call(port.pause, request.match_info["job"], by=who)
+    calls.changed()
+    return json_response(entry)
+
+
+@routes.post("/api/scheduler/jobs/{job}/resume")
+async def resume(request: web.Request) -> web.Response:
+    who = await authorized(request)
+    port, calls = request.app[PORT], request.app[CALLS]
+    entry = await calls.call(port.resume, request.match_info["job"], by=who)
+    calls.changed()
+    return json_response(entry)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    # Rendering only reads in-memory counters: cheap enough for the loop itself.
+    return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(document())
+
+
+def _single(request: web.Request, name: str) -> str | None:
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise web.HTTPBadRequest(text=f"query parameter {name!r} given more than once")
+    return values[0] if values else None
+
+
+def query_flag(request: web.Request, name: str, *, default: bool) -> bool:
+    raw = _single(request, name)
+    if raw is None:
+        return default
+    value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if raw.lower() not in value:
+        raise web.HTTPBadRequest(text=f"query parameter {name!r} must be true or false")
+    return value[raw.lower()]
+
+
+def query_int(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
+    raw = _single(request, name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+        raise web.HTTPBadRequest(text=f"query parameter {name!r} must be an integer {low}..{high}")
+    return int(raw)
+
+
+async def authorized(request: web.Request) -> str:
+    """Who the peer is, if it may change things; 403 otherwise. Drains any (ignored) body."""
+    access = request.app[ACCESS]
+    peer = peer_of(request.transport.get_extra_info("socket") if request.transport else None)
+    if peer is None or not is_allowed(
+        peer, daemon_uid=access.daemon_uid, admin_gid=access.admin_gid, groups=groups_of(peer)
+    ):
+        raise web.HTTPForbidden(
+            text="permission denied: trigger, pause and resume need root, the daemon's user, "
+            "or membership of the admin group"
+        )
+    await _drain_body(request, access.body_timeout)
+    return peer.describe()
+
+
+async def _drain_body(request: web.Request, timeout: float) -> Any:
+    """These routes take no body; read any that came, within the size and time limits."""
+    if not request.body_exists:
+        return None
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()  # over client_max_size: 413
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text="the request body did not arrive in time") from None

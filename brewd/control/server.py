@@ -1,0 +1,200 @@
+"""The control server: aiohttp on the Unix socket, in its own thread and event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import threading
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from loguru import logger
+
+from brewd.config import ControlConfig
+from brewd.control.calls import PortCalls
+from brewd.control.listen import bind_control_socket, remove_socket_file
+from brewd.control.peer import group_id
+from brewd.control.port import ControlPort
+from brewd.control.responses import errors_as_json, protocol_error
+from brewd.control.routes import ACCESS, CALLS, METRICS, PORT, Access, routes
+from brewd.errors import BrewdError
+from brewd.metrics import Metrics
+
+EXECUTOR_THREADS = 8  # port calls in flight at once; reads are coalesced, so this is plenty
+
+
+def build_app(port: ControlPort, metrics: Metrics, config: ControlConfig) -> web.Application:
+    """The aiohttp application: routes, JSON errors, body limit, and the port in AppKeys."""
+    admin_gid = group_id(config.admin_group)
+    if admin_gid is None:
+        logger.bind(event="control_admin_group_missing").warning(
+            f"admin group {config.admin_group!r} does not exist: only root and the daemon's "
+            "user may trigger, pause and resume"
+        )
+    app = web.Application(middlewares=[errors_as_json], client_max_size=config.max_body_bytes)
+    app[PORT] = port
+    app[METRICS] = metrics
+    app[CALLS] = PortCalls(timeout=config.request_timeout)
+    app[ACCESS] = Access(
+        daemon_uid=os.geteuid(), admin_gid=admin_gid, body_timeout=config.request_timeout
+    )
+    app.add_routes(routes)
+    return app
+
+
+class _JsonErrors(RequestHandler):
+    """aiohttp's connection handler, answering unroutable requests (a garbled request line,
+    an oversized header) with JSON like every other error, and logging them in one line."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if request.writer.output_size > 0:
+            raise ConnectionError("response already started; cannot send an error")
+        logger.bind(event="control_bad_request").debug(
+            f"control: unroutable request answered {status}: {type(exc).__name__}: {message}"
+        )
+        response = protocol_error(status, message)
+        response.force_close()
+        return response
+
+
+class _UnixSite(web.SockSite):
+    """A SockSite whose connections answer protocol errors in JSON (see _JsonErrors)."""
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)  # registers the site with the runner
+        server = self._runner.server
+        assert server is not None
+
+        def connection() -> RequestHandler:
+            handler = server()
+            # Same slots, one overridden method: aiohttp has no public hook for this.
+            handler.__class__ = _JsonErrors
+            return handler
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(connection, sock=self._sock, backlog=self._backlog)
+
+
+class ControlServer:
+    """The server on an asyncio loop: `await start()` listens, `await stop()` closes."""
+
+    def __init__(self, port: ControlPort, metrics: Metrics, config: ControlConfig) -> None:
+        self.config = config
+        self._app = build_app(port, metrics, config)
+        self._runner: web.AppRunner | None = None
+        self._inode: int | None = None
+
+    async def start(self) -> None:
+        # keepalive_timeout also bounds how long a connection may take to send a request head
+        self._runner = web.AppRunner(
+            self._app,
+            handle_signals=False,
+            access_log=None,
+            keepalive_timeout=self.config.request_timeout,
+            logger=_quiet_aiohttp_logger(),
+        )
+        await self._runner.setup()
+        sock, self._inode = bind_control_socket(self.config.socket, group=self.config.group)
+        await _UnixSite(self._runner, sock).start()
+        logger.bind(event="control_listening").info(f"control API on {self.config.socket}")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        if self._inode is not None:
+            remove_socket_file(self.config.socket, self._inode)
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            try:
+                # in-flight requests get until the timeout; a daemon stopping waits no longer
+                await asyncio.wait_for(runner.cleanup(), timeout)
+            except TimeoutError:
+                logger.bind(event="control_stop_timeout").warning(
+                    f"control server: requests still in flight after {timeout:g} s, dropped"
+                )
+
+
+def _quiet_aiohttp_logger() -> logging.Logger:
+    """aiohttp's own error logging, routed to loguru in one line without traceback."""
+    http_log = logging.Logger("brewd.control.http")  # unregistered: no global logging state
+    http_log.addHandler(_ToLoguru())
+    return http_log
+
+
+class _ToLoguru(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        level = "DEBUG" if record.levelno < logging.ERROR else "WARNING"
+        exc = record.exc_info[1] if record.exc_info else None
+        cause = f": {type(exc).__name__}: {exc}" if exc else ""
+        logger.bind(event="control_http").log(level, f"control: {record.getMessage()}{cause}")
+
+
+class ControlThread:
+    """The control server on its own thread and event loop, beside the scheduling loop."""
+
+    def __init__(self, port: ControlPort, metrics: Metrics, config: ControlConfig) -> None:
+        self.config = config
+        self._server = ControlServer(port, metrics, config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._main, name="brewd-control", daemon=True)
+        self._stop_timeout = 5.0
+
+    @property
+    def socket_path(self) -> str:
+        return self.config.socket
+
+    def start(self, timeout: float) -> None:
+        """Return once the socket listens; raise BrewdError (one line) if it cannot."""
+        self._thread.start()
+        try:
+            self._started.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise BrewdError(
+                f"the control server did not start within {timeout:g} s ({self.config.socket})"
+            ) from None
+
+    def stop(self, timeout: float) -> None:
+        """Close the socket, finish in-flight requests for up to `timeout`, end the thread."""
+        loop, stopping = self._loop, self._stopping
+        if loop is None or stopping is None or not self._thread.is_alive():
+            return
+        self._stop_timeout = timeout
+        loop.call_soon_threadsafe(stopping.set)
+        self._thread.join(timeout + 1.0)
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        executor = concurrent.futures.ThreadPoolExecutor(
+            EXECUTOR_THREADS, thread_name_prefix="brewd-control-call"
+        )
+        loop.set_default_executor(executor)
+        try:
+            loop.run_until_complete(self._serve())
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stopping = asyncio.Event()
+        try:
+            await self._server.start()
+        except BaseException as exc:
+            await self._server.stop(1.0)
+            error = exc if isinstance(exc, BrewdError) else BrewdError(f"control server: {exc}")
+            self._started.set_exception(error)
+            return
+        self._started.set_result(None)
+        await self._stopping.wait()
+        await self._server.stop(self._stop_timeout)

@@ -1,0 +1,127 @@
+"""The scheduler seen from the control API: the ControlPort that the aiohttp server calls."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from brewd import __version__
+from brewd.control.port import TriggeredRun
+from brewd.errors import BrewdError, DatabaseError, UnknownJob
+from brewd.scheduler import Scheduler
+
+MAX_LOOP_SILENCE_S = 330.0  # the loop sleeps at most 300 s; longer silence means it is stuck
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+class SchedulerControl:
+    """Implements brewd.control.port.ControlPort over a Scheduler (blocking calls)."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.node = scheduler.node
+
+    def job_names(self) -> list[str]:
+        return list(self.scheduler.plans)
+
+    def _known(self, job: str) -> None:
+        if job not in self.scheduler.plans:
+            raise UnknownJob(job, self.job_names())
+
+    def status(self) -> dict[str, Any]:
+        s = self.scheduler
+        history = s.history
+        last_runs, running, paused = history.last_runs(), history.running_jobs(), history.paused()
+        running |= s.runner.running()
+        jobs = [
+            {
+                "name": plan.name,
+                "schedule": plan.spec.expression,
+                "enabled": plan.enabled,
+                "paused": plan.name in paused,
+                "running": plan.name in running,
+                "next_run": _iso(plan.next_due) if plan.enabled else None,
+                "last_run": last_runs[plan.name].to_json() if plan.name in last_runs else None,
+            }
+            for plan in s.plans.values()
+        ]
+        config = s.config()
+        return {
+            "running": self._loop_alive(),
+            "enabled": config.scheduler.enabled,
+            "node": self.node,
+            "timezone": config.scheduler.timezone,
+            "jobs": jobs,
+        }
+
+    def _job_status(self, job: str) -> dict[str, Any]:
+        entries: list[dict[str, Any]] = self.status()["jobs"]
+        return next(entry for entry in entries if entry["name"] == job)
+
+    def trigger(self, job: str, *, requested_by: str) -> TriggeredRun:
+        self._known(job)
+        return self.scheduler.runner.trigger(job, requested_by)
+
+    def runs(self, job: str, limit: int) -> list[dict[str, Any]]:
+        self._known(job)
+        return [record.to_json() for record in self.scheduler.history.recent_runs(job, limit)]
+
+    def pause(self, job: str, *, by: str) -> dict[str, Any]:
+        self._known(job)
+        self.scheduler.history.set_paused(job, True, by)
+        return self._job_status(job)
+
+    def resume(self, job: str, *, by: str) -> dict[str, Any]:
+        self._known(job)
+        self.scheduler.history.set_paused(job, False, by)
+        return self._job_status(job)
+
+    def health(self) -> dict[str, Any]:
+        s = self.scheduler
+        database = _probe(lambda: s.db.ping(timeout=2.0))
+        redis = _probe(s.cache.ping)
+        s.metrics.set_dependency_up("database", database["up"])
+        s.metrics.set_dependency_up("redis", redis["up"])
+        overdue = s.overdue(s.clock.now())
+        scheduler = {
+            "running": self._loop_alive(),
+            "enabled": s.config().scheduler.enabled,
+            "synced": s.synced,
+            "overdue_jobs": overdue,
+            "loop_age_s": round(s.clock.monotonic() - s.loop_beat, 3),
+        }
+        if not database["up"]:
+            status = "unhealthy"
+        elif not redis["up"] or overdue or not scheduler["running"] or not s.synced:
+            status = "degraded"
+        else:
+            status = "healthy"
+        return {
+            "status": status,
+            "database": database,
+            "redis": redis,
+            "scheduler": scheduler,
+            "version": __version__,
+            "uptime_s": round(s.clock.monotonic() - s.started, 3),
+        }
+
+    def _loop_alive(self) -> bool:
+        return self.scheduler.clock.monotonic() - self.scheduler.loop_beat < MAX_LOOP_SILENCE_S
+
+
+def _probe(ping: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    try:
+        ping()
+    except (BrewdError, DatabaseError, OSError, Exception) as exc:
+        return {"up": False, "latency_ms": None, "error": _one_line(exc)}
+    return {"up": True, "latency_ms": round((time.monotonic() - started) * 1000, 3), "error": None}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
