@@ -1,0 +1,97 @@
+"""Batched database work and best-effort cache work, shared by the expiry jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from redis.client import Pipeline
+
+from brewd.adapters import cache
+from brewd.adapters.cache import Redis
+from brewd.adapters.pg import wrap_errors
+from brewd.errors import CacheError
+from brewd.jobs.base import JobContext
+
+Row = dict[str, Any]
+
+# Keys per DEL command: one round trip carries many keys, yet no single command is so large
+# that it stalls Redis for other clients.
+DEL_CHUNK = 1_000
+
+
+@dataclass(frozen=True)
+class Drained:
+    """What a drain did: rows returned by all its batches, and how many transactions it took."""
+
+    rows: int
+    batches: int
+
+
+def drain(
+    ctx: JobContext,
+    statement: str,
+    params: Mapping[str, Any],
+    after_commit: Callable[[list[Row]], None],
+) -> Drained:
+    """Run `statement` (which handles at most %(batch)s rows and returns one row per row
+    changed) in one transaction after another until a batch comes back short. Each batch
+    passes ctx.batch() (stop flag before, fence before commit); `after_commit` gets the rows
+    of each batch once it is committed, never before."""
+    size = ctx.config.database.batch_size
+    total = batches = 0
+    while True:
+        with ctx.batch() as conn:
+            rows = conn.execute(statement, {**params, "batch": size}).fetchall()
+        batches += 1
+        total += len(rows)
+        ctx.log.bind(event="batch_committed").debug("batch {}: {} rows", batches, len(rows))
+        if rows:
+            after_commit(rows)
+        if len(rows) < size:
+            return Drained(total, batches)
+
+
+class BestEffortCache:
+    """Redis work that follows a commit. A failure is logged (event cache_failed) and
+    remembered; the run's later cache steps are skipped, so a dead or hanging Redis costs the
+    run one timeout at most and never blocks or undoes database work."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+        self.error: str | None = None
+
+    def run(self, what: str, step: Callable[[Redis], object]) -> None:
+        if self.error is not None:
+            return
+        try:
+            with cache.wrap_errors():
+                step(self._ctx.cache)
+        except CacheError as exc:
+            self.error = str(exc)
+            self._ctx.log.bind(event="cache_failed").warning("{} failed: {}", what, exc)
+
+    def note(self) -> str:
+        """The suffix for the run's message: empty, or why the cache is not up to date."""
+        return f"; cache update failed: {self.error}" if self.error else ""
+
+
+def queue_delete(pipe: Pipeline, keys: Iterable[str]) -> None:
+    """Queue DEL of every key on `pipe`, many keys to a command."""
+    ordered = list(dict.fromkeys(keys))
+    for start in range(0, len(ordered), DEL_CHUNK):
+        pipe.delete(*ordered[start : start + DEL_CHUNK])
+
+
+def read(ctx: JobContext, statement: str, params: Mapping[str, Any]) -> list[Row]:
+    """A read outside any batch, on the run's autocommit connection."""
+    with wrap_errors():
+        return ctx.conn.execute(statement, params).fetchall()
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 user`, `2 users`, `3 batches`."""
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count:,} {noun}{'es' if noun.endswith(('ch', 'sh', 's', 'x')) else 's'}"

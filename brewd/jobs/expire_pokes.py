@@ -1,0 +1,51 @@
+"""expirePokes: soft-expire pokes past their expiry, refresh both sides' cache, purge old ones."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from brewd.adapters import cache
+from brewd.adapters.cache import Redis
+from brewd.jobs.base import JobContext, JobResult, load_sql
+from brewd.jobs.batches import BestEffortCache, Row, drain, plural, queue_delete, read
+
+NAME = "expirePokes"
+
+_EXPIRE = load_sql("expire_pokes")
+_RECOUNT = load_sql("expire_pokes_recount")
+_PURGE = load_sql("expire_pokes_purge")
+
+
+def run(ctx: JobContext) -> JobResult:
+    cached = BestEffortCache(ctx)
+    expired = drain(ctx, _EXPIRE, {"now": ctx.now}, lambda rows: _refresh(ctx, cached, rows))
+    days = ctx.config.pokes.retention_days
+    cutoff = ctx.now - timedelta(days=days)
+    purged = drain(ctx, _PURGE, {"cutoff": cutoff}, lambda rows: None)
+    if not expired.rows and not purged.rows:
+        return JobResult(0, "no pokes to expire or purge" + cached.note())
+    return JobResult(
+        expired.rows,
+        f"expired {plural(expired.rows, 'poke')}, purged {purged.rows:,} "
+        f"expired more than {days} days ago{cached.note()}",
+    )
+
+
+def _refresh(ctx: JobContext, cached: BestEffortCache, rows: list[Row]) -> None:
+    """After a batch's commit: drop both sides' poke lists and set each sender's count of
+    live sent pokes from the database (a recount, so a drifted count is repaired)."""
+    if cached.error is not None:
+        return  # with Redis down there is nothing to write the counts to
+    senders = sorted({row["from_user_id"] for row in rows})
+    counts = read(ctx, _RECOUNT, {"users": senders})
+    users = senders + sorted({row["to_user_id"] for row in rows})
+    cached.run("poke cache refresh", lambda redis: _write(redis, users, counts))
+
+
+def _write(redis: Redis, users: list[UUID], counts: list[Row]) -> None:
+    pipe = redis.pipeline(transaction=False)
+    queue_delete(pipe, (cache.user_pokes_sent(user) for user in users))
+    queue_delete(pipe, (cache.user_pokes_received(user) for user in users))
+    pipe.mset({cache.user_poke_count(row["user_id"]): row["live_sent"] for row in counts})
+    pipe.execute()

@@ -1,0 +1,67 @@
+"""expireUsers: deactivate users past their expiry, close their open sessions, fix the cache."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from uuid import UUID
+
+from brewd.adapters import cache
+from brewd.adapters.cache import Redis
+from brewd.errors import FenceLost, JobCancelled
+from brewd.jobs.base import JobContext, JobResult, load_sql
+from brewd.jobs.batches import BestEffortCache, Row, drain, plural, queue_delete, read
+
+NAME = "expireUsers"
+
+_EXPIRE = load_sql("expire_users")
+_RECOUNT = load_sql("expire_users_recount")
+
+
+def run(ctx: JobContext) -> JobResult:
+    cached = BestEffortCache(ctx)
+    cafes: set[UUID] = set()
+    sessions = 0
+
+    def after_commit(rows: list[Row]) -> None:
+        nonlocal sessions
+        sessions += rows[0]["sessions_closed"]
+        cafes.update(row["cafe_id"] for row in rows)
+        cached.run("cache cleanup of expired users", lambda redis: _forget(redis, rows))
+
+    try:
+        done = drain(ctx, _EXPIRE, {"now": ctx.now}, after_commit)
+    except (JobCancelled, FenceLost):
+        _recount(ctx, cached, cafes)  # the batches already committed still get exact counts
+        raise
+    _recount(ctx, cached, cafes)
+    if not done.rows:
+        return JobResult(0, "no users to expire" + cached.note())
+    return JobResult(
+        done.rows,
+        f"expired {plural(done.rows, 'user')} in {plural(done.batches, 'batch')}, "
+        f"closed {plural(sessions, 'session')}, "
+        f"recounted {plural(len(cafes), 'café')}{cached.note()}",
+    )
+
+
+def _forget(redis: Redis, rows: list[Row]) -> None:
+    """Drop the expired users' cache entries and take them out of their cafés' active sets."""
+    pipe = redis.pipeline(transaction=False)
+    queue_delete(pipe, (cache.user(row["id"]) for row in rows))
+    queue_delete(pipe, (cache.cafe_username(row["cafe_id"], row["username"]) for row in rows))
+    members: dict[UUID, list[str]] = defaultdict(list)
+    for row in rows:
+        members[row["cafe_id"]].append(str(row["id"]))
+    for cafe_id, ids in members.items():
+        pipe.srem(cache.cafe_active_users(cafe_id), *ids)
+    pipe.execute()
+
+
+def _recount(ctx: JobContext, cached: BestEffortCache, cafes: set[UUID]) -> None:
+    """Set each touched café's active-user count from the database: a recount, never a
+    decrement, so a count that drifted (or a missed run) is repaired, not compounded."""
+    if not cafes or cached.error is not None:
+        return  # with Redis down there is nothing to write the counts to
+    counts = read(ctx, _RECOUNT, {"cafes": sorted(cafes)})
+    mapping = {cache.cafe_active_user_count(row["cafe_id"]): row["active_users"] for row in counts}
+    cached.run("active user recount", lambda redis: redis.mset(mapping))
