@@ -91,6 +91,15 @@ class Database:
         with wrap_errors(), self._pool.connection(timeout=timeout) as conn:
             yield conn
 
+    def getconn(self, timeout: float | None = None) -> Connection:
+        """A connection held across threads (a run claims it in one, works and returns it in
+        another); every getconn() must be matched by putconn()."""
+        with wrap_errors():
+            return self._pool.getconn(timeout=timeout)
+
+    def putconn(self, conn: Connection) -> None:
+        self._pool.putconn(conn)
+
     def ping(self, timeout: float = 2.0) -> None:
         """Raise DatabaseError unless a round trip to the server succeeds within `timeout`."""
         with self.connection(timeout=timeout) as conn:

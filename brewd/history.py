@@ -1,0 +1,128 @@
+"""Reading and keeping job history: last slots and runs, pause state, abandoned runs, pruning."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import sql
+
+from brewd.adapters.pg import Connection, Database
+from brewd.ledger import LOCK_NAMESPACE, REAP_MARGIN_S, RUN_COLUMNS, RunRecord, lock_key
+
+
+class History:
+    """Queries over job_runs and job_state shared by the scheduler, status and housekeeping."""
+
+    def __init__(self, db: Database, node: str) -> None:
+        self.db = db
+        self.node = node
+
+    def last_slots(self) -> dict[str, datetime]:
+        """The newest slot each job has any record of (run, skipped or missed), on any node."""
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT job, max(slot) AS slot FROM job_runs WHERE slot IS NOT NULL GROUP BY job"
+            ).fetchall()
+        return {row["job"]: row["slot"] for row in rows}
+
+    def last_runs(self) -> dict[str, RunRecord]:
+        """Each job's newest run that actually ran (not missed or skipped)."""
+        with self.db.connection() as conn:
+            query = sql.SQL(
+                "SELECT DISTINCT ON (job) {} FROM job_runs"
+                " WHERE status IN ('running', 'succeeded', 'failed') ORDER BY job, id DESC"
+            ).format(RUN_COLUMNS)
+            rows = conn.execute(query).fetchall()
+        return {row["job"]: RunRecord.from_row(row) for row in rows}
+
+    def failures_last_hour(self) -> int:
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*) AS n FROM job_runs"
+                " WHERE status = 'failed' AND finished_at > now() - interval '1 hour'"
+            ).fetchone()
+        return int(row["n"]) if row else 0
+
+    def running_jobs(self) -> set[str]:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT job FROM job_runs WHERE status = 'running'"
+            ).fetchall()
+        return {row["job"] for row in rows}
+
+    def recent_runs(self, job: str, limit: int) -> list[RunRecord]:
+        with self.db.connection() as conn:
+            query = sql.SQL(
+                "SELECT {} FROM job_runs WHERE job = %s ORDER BY id DESC LIMIT %s"
+            ).format(RUN_COLUMNS)
+            rows = conn.execute(query, (job, limit)).fetchall()
+        return [RunRecord.from_row(row) for row in rows]
+
+    def paused(self) -> set[str]:
+        with self.db.connection() as conn:
+            rows = conn.execute("SELECT job FROM job_state WHERE paused").fetchall()
+        return {row["job"] for row in rows}
+
+    def set_paused(self, job: str, paused: bool, by: str) -> None:
+        with self.db.connection() as conn:
+            conn.execute(
+                "INSERT INTO job_state (job, paused, paused_at, paused_by, updated_at)"
+                " VALUES (%(job)s, %(paused)s, CASE WHEN %(paused)s THEN now() END, %(by)s, now())"
+                " ON CONFLICT (job) DO UPDATE SET paused = EXCLUDED.paused,"
+                " paused_at = EXCLUDED.paused_at, paused_by = EXCLUDED.paused_by,"
+                " updated_at = now()",
+                {"job": job, "paused": paused, "by": by},
+            )
+
+    def sweep_abandoned(self, timeouts: dict[str, float]) -> int:
+        """Close 'running' rows whose node is gone (its lock is free) or stalled far past the
+        job's timeout (its backend is terminated, which releases the lock and voids its fence)."""
+        closed = 0
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, job, node, started_at, now() AS db_now FROM job_runs"
+                " WHERE status = 'running'"
+            ).fetchall()
+            for row in rows:
+                limit = timedelta(seconds=timeouts.get(row["job"], 600.0) + REAP_MARGIN_S)
+                overdue = (
+                    row["started_at"] is not None and row["db_now"] - row["started_at"] > limit
+                )
+                closed += self._close_if_abandoned(conn, row, overdue)
+        return closed
+
+    def _close_if_abandoned(self, conn: Connection, row: dict[str, Any], overdue: bool) -> int:
+        key = (LOCK_NAMESPACE, lock_key(str(row["job"])))
+        holder = conn.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
+            " AND objid = %s AND objsubid = 2 AND granted",
+            key,
+        ).fetchone()
+        if holder is not None and not overdue:
+            return 0  # alive and within its time
+        if holder is not None:
+            conn.execute("SELECT pg_terminate_backend(%s)", (holder["pid"],))
+            error = (
+                f"abandoned: node {row['node']} ran past its timeout; its backend was terminated"
+            )
+        else:
+            error = f"abandoned: node {row['node']} stopped while running (its lock was released)"
+        cursor = conn.execute(
+            "UPDATE job_runs SET status = 'failed', finished_at = now(), error = %s"
+            " WHERE id = %s AND status = 'running'",
+            (error, row["id"]),
+        )
+        return cursor.rowcount
+
+    def prune(self, keep_runs: int, keep_days: int) -> int:
+        """Delete finished runs beyond the newest `keep_runs` per job or older than `keep_days`."""
+        with self.db.connection() as conn:
+            cursor = conn.execute(
+                "DELETE FROM job_runs WHERE id IN (SELECT id FROM ("
+                " SELECT id, created_at, row_number() OVER (PARTITION BY job ORDER BY id DESC) AS n"
+                " FROM job_runs WHERE status <> 'running') r"
+                " WHERE n > %s OR created_at < now() - make_interval(days => %s))",
+                (keep_runs, keep_days),
+            )
+            return cursor.rowcount
