@@ -1,0 +1,142 @@
+"""Builders for proactiveMessages tests: cafés, people, pokes and messages in a real database."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import redis
+from loguru import logger
+
+from brewd.adapters.cache import make_client
+from brewd.adapters.claude import ClaudeWriter, make_claude
+from brewd.config import Config, ProactiveConfig, RedisConfig
+from brewd.jobs.base import JobContext
+
+Conn = psycopg.Connection[dict[str, Any]]
+HOUR = timedelta(hours=1)
+
+
+def add_cafe(pg: Conn, *, name: str = "Bean There", tz: str = "UTC", **flags: bool) -> UUID:
+    row = pg.execute(
+        "INSERT INTO cafes (name, timezone, enable_proactive_messages, is_active)"
+        " VALUES (%s, %s, %s, %s) RETURNING id",
+        (name, tz, flags.get("enabled", True), flags.get("active", True)),
+    ).fetchone()
+    assert row is not None
+    return UUID(str(row["id"]))
+
+
+def add_users(
+    pg: Conn, cafe: UUID, n: int, now: datetime, *, prefix: str = "guest", session: bool = True
+) -> list[UUID]:
+    """`n` live users of the café, each with a session open since an hour before `now`."""
+    ids = []
+    for i in range(n):
+        row = pg.execute(
+            "INSERT INTO users (username, cafe_id, expires_at) VALUES (%s, %s, %s) RETURNING id",
+            (f"{prefix}{i}", cafe, now + 24 * HOUR),
+        ).fetchone()
+        assert row is not None
+        ids.append(row["id"])
+        if session:
+            pg.execute(
+                "INSERT INTO user_sessions (user_id, started_at) VALUES (%s, %s)",
+                (row["id"], now - HOUR),
+            )
+    return ids
+
+
+def add_pokes(pg: Conn, users: list[UUID], n: int, at: datetime, text: str = "hi") -> None:
+    for _ in range(n):
+        pg.execute(
+            "INSERT INTO pokes (from_user_id, to_user_id, message, expires_at, created_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (users[0], users[1], text, at + HOUR, at),
+        )
+
+
+def add_message(pg: Conn, user: UUID, at: datetime, content: str = "hello") -> None:
+    pg.execute(
+        "INSERT INTO messages (user_id, content, created_at) VALUES (%s, %s, %s)",
+        (user, content, at),
+    )
+
+
+def posts(pg: Conn, cafe: UUID | None = None) -> list[dict[str, Any]]:
+    where, params = ("WHERE cafe_id = %s", (cafe,)) if cafe else ("", ())
+    return pg.execute(
+        f"SELECT * FROM agent_messages {where} ORDER BY created_at",
+        params,
+    ).fetchall()
+
+
+def make_ctx(
+    conn: Conn, cache: redis.Redis, now: datetime, *, claude: Any = None, **proactive: Any
+) -> JobContext:
+    settings = ProactiveConfig(**{"enabled": True, **proactive})
+    return JobContext(
+        conn=conn,
+        cache=cache,
+        config=Config(proactive=settings),
+        now=now,
+        log=logger,
+        claude=claude,
+    )
+
+
+def writer_for(base_url: str, **settings: Any) -> ClaudeWriter:
+    config = ProactiveConfig(
+        **{"api_key": "sk-ant-test-SECRET42", "base_url": base_url, "max_retries": 0, **settings}
+    )
+    writer = make_claude(config)
+    assert writer is not None
+    return writer
+
+
+@contextmanager
+def private_redis(tmp: Path) -> Iterator[redis.Redis]:
+    """A redis-server of our own on a Unix socket, so a test may FLUSHALL without touching the
+    shared server's other databases."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is needed on PATH for this test"
+    sock = tmp / "redis.sock"
+    proc = subprocess.Popen(
+        [binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--dir", str(tmp)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    client = redis.Redis(unix_socket_path=str(sock), decode_responses=True)
+    try:
+        _wait_ready(proc)
+        yield client
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _wait_ready(proc: subprocess.Popen[str]) -> None:
+    # The server's own log line is the event: readline returns it, or "" if the server died.
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "Ready to accept connections" in line:
+            return
+    raise AssertionError(f"redis-server exited with {proc.wait()} before it was ready")
+
+
+def dead_redis() -> redis.Redis:
+    """A client for a port where nothing listens: every command fails at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # brewd's own client, retries and all, so the test pays what production would.
+    return make_client(RedisConfig(url=f"redis://127.0.0.1:{port}/0", socket_timeout=1.0))
