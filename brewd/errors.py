@@ -55,3 +55,7 @@ class UnknownJob(BrewdError):
 
 class JobAlreadyRunning(BrewdError):
     """The job is already running (on this node or another)."""
+
+
+class ClaudeError(BrewdError):
+    """The Claude API failed (error status, timeout, connection, malformed reply)."""
