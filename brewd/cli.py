@@ -1,0 +1,181 @@
+"""`brewctl`: the operator's client of the control socket; parsing and printing, no logic."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from brewd import __version__
+from brewd.control import render
+from brewd.control.client import DEFAULT_SOCKET, ControlClient, DaemonUnreachable, Reply
+
+# Fixed exit codes: scripts and monitoring rely on them (documented in --help and README).
+EXIT_OK = 0
+EXIT_JOB_FAILED = 1  # the job ran and failed (trigger)
+EXIT_USAGE = 2  # argparse's own code for a bad command line
+EXIT_UNKNOWN_JOB = 3
+EXIT_ALREADY_RUNNING = 4
+EXIT_PERMISSION_DENIED = 5
+EXIT_UNREACHABLE = 6  # no daemon on the socket, or the socket is not accessible
+EXIT_DAEMON_ERROR = 7  # the daemon answered with an error: unhealthy, database unavailable
+
+EPILOG = """exit status:
+  0  success
+  1  the job ran and failed (trigger)
+  2  usage error
+  3  unknown job
+  4  the job is already running
+  5  permission denied (trigger, pause, resume need root, brewd's user or the brewd group)
+  6  daemon unreachable (not running, wrong --socket, or no access to the socket)
+  7  the daemon reported an error (health: unhealthy; database unavailable)"""
+
+HTTP_EXIT = {400: EXIT_USAGE, 403: EXIT_PERMISSION_DENIED, 404: EXIT_UNKNOWN_JOB}
+HTTP_EXIT |= {409: EXIT_ALREADY_RUNNING, 500: EXIT_JOB_FAILED}
+
+Command = Callable[[ControlClient, argparse.Namespace], Reply]
+
+
+def _limit(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be an integer from 1 to 1000")
+    return int(text)
+
+
+def _options(socket_default: str | None) -> argparse.ArgumentParser:
+    """--socket and --json, accepted before or after the command (the latter wins)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--socket",
+        metavar="PATH",
+        default=socket_default if socket_default is not None else argparse.SUPPRESS,
+        help=f"control socket (env BREWD_CONTROL_SOCKET; default {DEFAULT_SOCKET})",
+    )
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=False if socket_default is not None else argparse.SUPPRESS,
+        help="print the control API's JSON unchanged",
+    )
+    return common
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    socket = environ.get("BREWD_CONTROL_SOCKET") or DEFAULT_SOCKET
+    parser = argparse.ArgumentParser(
+        prog="brewctl",
+        description="Control a running brewd: job status, health, manual runs, pause and resume.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_options(socket)],
+    )
+    parser.add_argument("--version", action="version", version=f"brewctl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = [_options(None)]
+
+    def add(name: str, func: Command, text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(
+            name,
+            parents=common,
+            help=text,
+            description=text,
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.set_defaults(func=func)
+        return command
+
+    add("status", _status, "the jobs as a table: NEXT, LEFT, LAST, STATUS, JOB")
+    add("health", _health, "database, Redis and scheduler health")
+    trigger = add("trigger", _trigger, "run a job now and print its result")
+    trigger.add_argument("job", metavar="JOB")
+    trigger.add_argument("--no-wait", action="store_true", help="return once the run started")
+    history = add("history", _history, "recent runs of a job, newest first")
+    history.add_argument("job", metavar="JOB")
+    history.add_argument("-n", type=_limit, default=20, metavar="N", help="runs (default 20)")
+    for verb, text in (("pause", "stop"), ("resume", "restart")):
+        change = add(verb, _pause if verb == "pause" else _resume, f"{text} a job's runs")
+        change.add_argument("job", metavar="JOB")
+    return parser
+
+
+def _status(client: ControlClient, args: argparse.Namespace) -> Reply:
+    return client.request("GET", "/api/scheduler/status")
+
+
+def _health(client: ControlClient, args: argparse.Namespace) -> Reply:
+    return client.request("GET", "/health")
+
+
+def _trigger(client: ControlClient, args: argparse.Namespace) -> Reply:
+    path = client.job_path("/api/scheduler/trigger/{job}", args.job)
+    query = {"wait": "false"} if args.no_wait else None
+    return client.request("POST", path, query, wait=not args.no_wait)
+
+
+def _history(client: ControlClient, args: argparse.Namespace) -> Reply:
+    path = client.job_path("/api/scheduler/jobs/{job}/runs", args.job)
+    return client.request("GET", path, {"limit": str(args.n)})
+
+
+def _pause(client: ControlClient, args: argparse.Namespace) -> Reply:
+    return client.request("POST", client.job_path("/api/scheduler/jobs/{job}/pause", args.job))
+
+
+def _resume(client: ControlClient, args: argparse.Namespace) -> Reply:
+    return client.request("POST", client.job_path("/api/scheduler/jobs/{job}/resume", args.job))
+
+
+def _for_people(command: str, reply: Reply, args: argparse.Namespace) -> str:
+    body, now = reply.body, datetime.now(UTC)
+    if command == "status":
+        return render.status_table(body, now)
+    if command == "health":
+        return render.health_text(body)
+    if command == "history":
+        return render.runs_table(body)
+    if command == "trigger" and reply.status == 202:
+        return f"{args.job} started as run {body.get('run_id')}; see `brewctl history {args.job}`"
+    if command == "trigger":
+        return render.run_sentence(body)
+    if command == "pause":
+        return (
+            f"{args.job} paused cluster-wide: no scheduled runs until `brewctl resume {args.job}`"
+        )
+    return f"{args.job} resumed; next run {render.local(body.get('next_run'))}"
+
+
+def exit_code(command: str, reply: Reply) -> int:
+    """The fixed exit status for the daemon's answer."""
+    if reply.status < 400:
+        return EXIT_OK
+    if command == "health" and reply.status == 503:
+        return EXIT_DAEMON_ERROR  # unhealthy: the database is unreachable
+    return HTTP_EXIT.get(reply.status, EXIT_DAEMON_ERROR)
+
+
+def _print_reply(command: str, reply: Reply, args: argparse.Namespace) -> None:
+    if args.json:
+        print(reply.raw.decode("utf-8", "replace"))
+    elif not isinstance(reply.body, dict | list):
+        print(f"brewctl: unexpected answer from brewd (HTTP {reply.status})", file=sys.stderr)
+    elif isinstance(reply.body, dict) and reply.status >= 400 and "error" in reply.body:
+        print(f"brewctl: {reply.body['error']}", file=sys.stderr)
+    else:
+        print(_for_people(command, reply, args))
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = build_parser(os.environ if environ is None else environ).parse_args(argv)
+    func: Command = args.func
+    try:
+        reply = func(ControlClient(args.socket), args)
+    except DaemonUnreachable as exc:
+        print(f"brewctl: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except KeyboardInterrupt:
+        return 130
+    _print_reply(args.command, reply, args)
+    return exit_code(args.command, reply)

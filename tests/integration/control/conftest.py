@@ -1,0 +1,61 @@
+"""Control-server fixtures: a real Unix socket in a short temp dir, and a client for it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from brewd.config import ControlConfig
+from brewd.control.client import ControlClient
+from brewd.control.port import ControlPort
+from brewd.control.server import ControlThread
+from brewd.metrics import Metrics
+from tests.integration.control.stub_port import StubPort
+
+
+@pytest.fixture
+def sock_dir() -> Iterator[str]:
+    """A short directory: Unix socket paths are limited to 107 bytes, pytest's tmp_path is long."""
+    path = tempfile.mkdtemp(prefix="bc", dir="/tmp")
+    os.chmod(path, 0o755)  # the socket itself is 0660: the test's other uid needs to reach it
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+StartControl = Callable[..., ControlThread]
+
+
+@pytest.fixture
+def start_control(sock_dir: str) -> Iterator[StartControl]:
+    """Start a ControlThread (stopped at the end); keyword arguments go to ControlConfig."""
+    started: list[ControlThread] = []
+
+    def start(port: ControlPort, metrics: Metrics | None = None, **config: Any) -> ControlThread:
+        config.setdefault("socket", os.path.join(sock_dir, "brewd.sock"))
+        thread = ControlThread(port, metrics or Metrics(), ControlConfig(**config))
+        thread.start(timeout=10)
+        started.append(thread)
+        return thread
+
+    yield start
+    for thread in started:
+        thread.stop(timeout=5)
+
+
+@pytest.fixture
+def stub() -> StubPort:
+    return StubPort()
+
+
+@pytest.fixture
+def client(stub: StubPort, start_control: StartControl) -> Iterator[ControlClient]:
+    """A client of a server backed by the stub port; every gate opened at the end."""
+    thread = start_control(stub)
+    yield ControlClient(thread.socket_path, timeout=10)
+    for gate in stub.gates.values():
+        gate.set()
