@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import signal
+import socket as sockets
 import subprocess
 import time
 from pathlib import Path
 from typing import IO
-
-import redis
 
 from brewd.embedded import spawn
 from brewd.embedded.binaries import RedisBinary
@@ -35,17 +34,26 @@ def start(
     )
 
 
+def ping(socket: Path, timeout: float = 2.0) -> None:
+    """One PING in the inline protocol; raises OSError unless the server answers +PONG.
+    (Spoken directly: the readiness probe needs no client library.)"""
+    with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(str(socket))
+        conn.sendall(b"PING\r\n")
+        reply = conn.recv(64)
+    if not reply.startswith(b"+PONG"):
+        raise OSError(f"unexpected reply to PING: {reply[:40]!r}")
+
+
 def wait_ready(process: subprocess.Popen[bytes], socket: Path, deadline: float) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
-        client = redis.Redis(unix_socket_path=str(socket), socket_timeout=2)
         try:
-            if client.ping():
-                return
-        except redis.RedisError as exc:
+            ping(socket)
+            return
+        except OSError as exc:
             last = exc
-        finally:
-            client.close()
         try:
             process.wait(POLL)
         except subprocess.TimeoutExpired:
