@@ -1,7 +1,8 @@
 """PostgreSQL for tests: a template database with the schema, cloned into a fresh one per test.
 
-The server comes from BREWD_TEST_PG_DSN (an admin DSN; default: the local server on
-127.0.0.1:5432 as `postgres`). When none answers, the run stops with one line saying what to do.
+The server comes from BREWD_TEST_PG_DSN (an admin DSN); unset, the local server on
+127.0.0.1:5432 as `postgres` if it answers, else embedded servers (tests/embedded_fallback.py).
+When none of these works, the run stops with one line saying what to do.
 """
 
 from __future__ import annotations
@@ -20,13 +21,31 @@ from psycopg.rows import dict_row
 from brewd.adapters.pg import Database
 from brewd.config import DatabaseConfig
 from brewd.db import migrate
+from tests import embedded_fallback
 
 DEFAULT_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 _counter = itertools.count()
 
 
+_resolved: str | None = None
+
+
 def _admin_dsn() -> str:
-    return os.environ.get("BREWD_TEST_PG_DSN") or DEFAULT_ADMIN_DSN
+    """Resolved once: the configured DSN, else the local default if it answers, else embedded."""
+    global _resolved
+    if _resolved is None:
+        _resolved = os.environ.get("BREWD_TEST_PG_DSN") or _default_or_embedded()
+    return _resolved
+
+
+def _default_or_embedded() -> str:
+    try:
+        psycopg.connect(DEFAULT_ADMIN_DSN, connect_timeout=2).close()
+        return DEFAULT_ADMIN_DSN
+    except psycopg.OperationalError:
+        return embedded_fallback.servers(
+            "PostgreSQL is not running on 127.0.0.1:5432"
+        ).admin_conninfo
 
 
 def _admin() -> psycopg.Connection[Any]:
