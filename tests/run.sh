@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-extras=test
+extras=test,embedded  # embedded: servers for a machine that runs none (tests/embedded_fallback.py)
 # systemd-python builds from source: only where libsystemd's headers and pkg-config exist.
 if pkg-config --exists libsystemd 2>/dev/null; then extras="$extras,systemd"; fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
