@@ -1,0 +1,115 @@
+"""Secret masking: passwords in URLs and conninfo, API keys, and what reaches the log sinks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from loguru import logger
+
+from brewd.config import LoggingConfig
+from brewd.config_loader import load
+from brewd.logs import register_secrets, setup_logging
+from brewd.redact import Redactor, secret_values, secrets_from_environ, url_passwords
+
+pytestmark = pytest.mark.usefixtures("fresh_loguru")
+
+DB_URL = "postgresql://brewd:Pa%40ss-w0rd@db.internal:5432/brewd"
+PASSWORD = "Pa@ss-w0rd"  # DB_URL's, decoded; tracebacks print source lines, so no literal
+KEY = "sk-ant-api03-abcdefghijklmnop"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (DB_URL, {"Pa%40ss-w0rd", "Pa@ss-w0rd"}),
+        ("redis://:r3dis-pw@cache:6379/0", {"r3dis-pw"}),
+        ("postgresql://db/brewd?user=brewd&password=q-secret", {"q-secret"}),
+        ("host=db user=brewd password=plainpw dbname=brewd", {"plainpw"}),
+        ("host=db password = 'with space\\'s' dbname=brewd", {"with space's"}),
+        ("postgresql://brewd@db/brewd", set()),
+        ("host=db dbname=brewd", set()),
+        ("", set()),
+    ],
+)
+def test_url_passwords(url: str, expected: set[str]) -> None:
+    assert url_passwords(url) == expected
+
+
+def test_secrets_from_environ() -> None:
+    environ = {
+        "DATABASE_URL": DB_URL,
+        "REDIS_URL": "redis://:r3dis-pw@cache:6379/0",
+        "ANTHROPIC_API_KEY": KEY,
+        "PGPASSWORD": "libpq-pw",
+        "LOG_LEVEL": "info",
+    }
+    assert secrets_from_environ(environ) == {
+        "Pa%40ss-w0rd",
+        "Pa@ss-w0rd",
+        "r3dis-pw",
+        KEY,
+        "libpq-pw",
+    }
+
+
+def test_secret_values_of_a_config() -> None:
+    config = load(None, {"DATABASE_URL": DB_URL, "ANTHROPIC_API_KEY": KEY})
+    assert secret_values(config) == {"Pa%40ss-w0rd", "Pa@ss-w0rd", KEY}
+
+
+def test_mask_replaces_every_occurrence_longest_first() -> None:
+    redactor = Redactor()
+    redactor.add(["abcd", "abcdefgh"])
+    assert redactor.mask("abcdefgh and abcd and abcdx") == "*** and *** and ***x"
+
+
+def test_too_short_values_are_not_masked() -> None:
+    redactor = Redactor()
+    redactor.add(["a", "pw", ""])
+    assert redactor.mask("a pw passes") == "a pw passes"
+
+
+def test_log_records_are_masked_everywhere(capfd: pytest.CaptureFixture[str]) -> None:
+    setup_logging(LoggingConfig(level="info"), {"DATABASE_URL": DB_URL})
+    logger.bind(job="j", dsn=DB_URL).info("connecting to {}", DB_URL)
+    try:
+        try:
+            raise ConnectionError(f"auth failed for {PASSWORD}")
+        except ConnectionError as exc:
+            raise RuntimeError(f"cannot open {DB_URL}") from exc
+    except RuntimeError:
+        logger.exception("pool failed")
+    logging.getLogger("psycopg.pool").warning("retrying %s", DB_URL)
+    err = capfd.readouterr().err
+    assert "Pa%40ss-w0rd" not in err
+    assert "Pa@ss-w0rd" not in err
+    assert "connecting to postgresql://brewd:***@db.internal:5432/brewd" in err
+    assert "ConnectionError: auth failed for ***" in err
+    assert "RuntimeError: cannot open postgresql://brewd:***@db.internal:5432/brewd" in err
+    assert "retrying postgresql://brewd:***@db.internal" in err
+
+
+def test_secrets_only_in_the_config_file_are_masked_once_registered(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "brewd.toml"
+    path.write_text(f'[proactive]\napi_key = "{KEY}"\n')
+    config = load(str(path), {})
+    setup_logging(config.logging, {})
+    logger.info("key {}", KEY)
+    register_secrets(config)
+    logger.info("key {}", KEY)
+    lines = capfd.readouterr().err.splitlines()
+    assert lines[0].endswith(f"key {KEY}")  # before registration: nothing knew it
+    assert lines[1].endswith("key ***")
+
+
+def test_unmasked_exceptions_are_left_alone(capfd: pytest.CaptureFixture[str]) -> None:
+    setup_logging(LoggingConfig(level="info"), {"ANTHROPIC_API_KEY": KEY})
+    try:
+        raise KeyError("nothing secret")
+    except KeyError:
+        logger.exception("lookup failed")
+    assert "KeyError: 'nothing secret'" in capfd.readouterr().err
