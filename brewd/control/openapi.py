@@ -98,7 +98,14 @@ _ERRORS = {
     "503": _json("the database is unreachable or did not answer in time", "Error"),
     "default": _json("any other client error (413 body too large, 408 slow body, ...)", "Error"),
 }
-_JOB = {"name": "job", "in": "path", "required": True, "schema": {"type": "string"}}
+_JOB = {
+    "name": "job",
+    "in": "path",
+    "required": True,
+    "description": "the job's API name, e.g. expirePokes",
+    "schema": {"type": "string"},
+    "examples": {"expirePokes": {"value": "expirePokes"}, "badges": {"value": "calculateBadges"}},
+}
 _WAIT = {
     "name": "wait",
     "in": "query",
