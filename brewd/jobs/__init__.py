@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from brewd.jobs import (
+    aggregate_analytics,
+    calculate_badges,
+    expire_badges,
+    expire_pokes,
+    expire_users,
+    proactive_messages,
+)
 from brewd.jobs.base import Job, JobContext, JobResult
 
 # Filled as the job modules land; the names must match config.JOB_DEFAULTS.
-ALL_JOBS: Mapping[str, Job] = {}
+ALL_JOBS: Mapping[str, Job] = {
+    m.NAME: m
+    for m in (
+        expire_users,
+        expire_badges,
+        calculate_badges,
+        expire_pokes,
+        aggregate_analytics,
+        proactive_messages,
+    )
+}
 
 __all__ = ["ALL_JOBS", "Job", "JobContext", "JobResult"]
