@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from loguru import logger
 
-from brewd.errors import CacheError, DatabaseError, JobAlreadyRunning, UnknownJob
+from brewd.errors import BrewdError, JobAlreadyRunning, UnknownJob
 
 JSON_TYPE = "application/json"
 
@@ -37,7 +37,8 @@ def error_response(status: int, message: str, **extra: Any) -> web.Response:
 @web.middleware
 async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every exception into a JSON answer: 4xx for the client's mistakes, 409 for a
-    running job, 503 when a dependency is down or slow, and a logged 500 as the last resort."""
+    running job, 503 when the daemon cannot serve (a dependency down or slow, shutting down),
+    and a logged 500 as the last resort."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -50,7 +51,7 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(404, str(exc), available_jobs=exc.available)
     except JobAlreadyRunning as exc:
         return error_response(409, str(exc))
-    except (DatabaseError, CacheError, TimeoutError) as exc:
+    except (BrewdError, TimeoutError) as exc:  # a dependency down, the daemon stopping, ...
         return _unavailable(request, exc)
     except Exception as exc:  # the last resort; the routes are built so this does not happen
         logger.bind(event="control_error", path=request.path).error(

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from brewd.control.client import ControlClient, Reply
+from brewd.errors import BrewdError
 from tests.helpers import wait_until
 from tests.integration.control import rawhttp
 from tests.integration.control.conftest import StartControl
@@ -107,6 +108,14 @@ def test_an_unexpected_error_is_a_logged_json_500_without_traceback(
     assert reply.status == 500
     assert reply.body == {"error": "internal error (logged by the daemon)"}
     assert b"Traceback" not in reply.raw
+
+
+def test_a_daemon_that_cannot_serve_says_why_in_a_503(
+    client: ControlClient, stub: StubPort
+) -> None:
+    stub.crash_with = BrewdError("the daemon is shutting down")
+    reply = client.request("GET", "/api/scheduler/status")
+    assert (reply.status, reply.body) == (503, {"error": "the daemon is shutting down"})
 
 
 def test_a_slow_scheduler_is_503_after_the_timeout_and_never_blocks_the_loop(
