@@ -23,11 +23,21 @@ def _jsonable(value: Any) -> Any:
     return str(value)  # uuid, Decimal and the like: a string beats a 500
 
 
+def encode(body: Any) -> bytes:
+    return json.dumps(body, default=_jsonable, ensure_ascii=False).encode()
+
+
 def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    text = json.dumps(body, default=_jsonable, ensure_ascii=False)
-    return web.Response(text=text, status=status, headers=headers, content_type=JSON_TYPE)
+    return encoded_response(encode(body), status, headers)
+
+
+def encoded_response(
+    data: bytes, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """A response from JSON already encoded (shared answers are encoded once, not per request)."""
+    return web.Response(body=data, status=status, headers=headers, content_type=JSON_TYPE)
 
 
 def error_response(status: int, message: str, **extra: Any) -> web.Response:

@@ -12,7 +12,7 @@ from brewd.control.calls import PortCalls
 from brewd.control.openapi import document
 from brewd.control.peer import groups_of, is_allowed, peer_of
 from brewd.control.port import ControlPort
-from brewd.control.responses import json_response
+from brewd.control.responses import encode, encoded_response, json_response
 from brewd.metrics import CONTENT_TYPE, Metrics
 
 
@@ -38,15 +38,24 @@ RUN_STATUS_HTTP = {"succeeded": 200, "failed": 500, "skipped": 409}
 routes = web.RouteTableDef()
 
 
+def _health(port: ControlPort) -> tuple[int, bytes]:
+    body = port.health()
+    return 503 if body.get("status") == "unhealthy" else 200, encode(body)
+
+
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
-    body = await request.app[CALLS].shared("health", request.app[PORT].health)
-    return json_response(body, 503 if body.get("status") == "unhealthy" else 200)
+    port = request.app[PORT]
+    code, data = await request.app[CALLS].shared("health", lambda: _health(port))
+    return encoded_response(data, code)
 
 
 @routes.get("/api/scheduler/status")
 async def status(request: web.Request) -> web.Response:
-    return json_response(await request.app[CALLS].shared("status", request.app[PORT].status))
+    port = request.app[PORT]
+    return encoded_response(
+        await request.app[CALLS].shared("status", lambda: encode(port.status()))
+    )
 
 
 @routes.post("/api/scheduler/trigger/{job}")

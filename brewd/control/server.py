@@ -14,7 +14,7 @@ from aiohttp.web_protocol import RequestHandler
 from loguru import logger
 
 from brewd.config import ControlConfig
-from brewd.control.calls import PortCalls
+from brewd.control.calls import FRESH_FOR, PortCalls
 from brewd.control.listen import bind_control_socket, remove_socket_file
 from brewd.control.peer import group_id
 from brewd.control.port import ControlPort
@@ -26,7 +26,9 @@ from brewd.metrics import Metrics
 EXECUTOR_THREADS = 8  # port calls in flight at once; reads are coalesced, so this is plenty
 
 
-def build_app(port: ControlPort, metrics: Metrics, config: ControlConfig) -> web.Application:
+def build_app(
+    port: ControlPort, metrics: Metrics, config: ControlConfig, *, fresh_for: float = FRESH_FOR
+) -> web.Application:
     """The aiohttp application: routes, JSON errors, body limit, and the port in AppKeys."""
     admin_gid = group_id(config.admin_group)
     if admin_gid is None:
@@ -37,7 +39,7 @@ def build_app(port: ControlPort, metrics: Metrics, config: ControlConfig) -> web
     app = web.Application(middlewares=[errors_as_json], client_max_size=config.max_body_bytes)
     app[PORT] = port
     app[METRICS] = metrics
-    app[CALLS] = PortCalls(timeout=config.request_timeout)
+    app[CALLS] = PortCalls(timeout=config.request_timeout, fresh_for=fresh_for)
     app[ACCESS] = Access(
         daemon_uid=os.geteuid(), admin_gid=admin_gid, body_timeout=config.request_timeout
     )
@@ -87,11 +89,19 @@ class _UnixSite(web.SockSite):
 
 
 class ControlServer:
-    """The server on an asyncio loop: `await start()` listens, `await stop()` closes."""
+    """The server on an asyncio loop: `await start()` listens, `await stop()` closes.
+    `fresh_for`: how long a status or health answer is reused (see calls.FRESH_FOR)."""
 
-    def __init__(self, port: ControlPort, metrics: Metrics, config: ControlConfig) -> None:
+    def __init__(
+        self,
+        port: ControlPort,
+        metrics: Metrics,
+        config: ControlConfig,
+        *,
+        fresh_for: float = FRESH_FOR,
+    ) -> None:
         self.config = config
-        self._app = build_app(port, metrics, config)
+        self._app = build_app(port, metrics, config, fresh_for=fresh_for)
         self._runner: web.AppRunner | None = None
         self._inode: int | None = None
 
@@ -141,9 +151,16 @@ class _ToLoguru(logging.Handler):
 class ControlThread:
     """The control server on its own thread and event loop, beside the scheduling loop."""
 
-    def __init__(self, port: ControlPort, metrics: Metrics, config: ControlConfig) -> None:
+    def __init__(
+        self,
+        port: ControlPort,
+        metrics: Metrics,
+        config: ControlConfig,
+        *,
+        fresh_for: float = FRESH_FOR,
+    ) -> None:
         self.config = config
-        self._server = ControlServer(port, metrics, config)
+        self._server = ControlServer(port, metrics, config, fresh_for=fresh_for)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._started: concurrent.futures.Future[None] = concurrent.futures.Future()

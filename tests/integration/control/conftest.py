@@ -32,12 +32,20 @@ StartControl = Callable[..., ControlThread]
 
 @pytest.fixture
 def start_control(sock_dir: str) -> Iterator[StartControl]:
-    """Start a ControlThread (stopped at the end); keyword arguments go to ControlConfig."""
+    """Start a ControlThread (stopped at the end); keyword arguments go to ControlConfig.
+
+    Answers are not reused by default (fresh_for=0): these tests change the stub between two
+    requests and expect to see it; test_answers_are_reused covers the production default.
+    """
     started: list[ControlThread] = []
 
-    def start(port: ControlPort, metrics: Metrics | None = None, **config: Any) -> ControlThread:
+    def start(
+        port: ControlPort, metrics: Metrics | None = None, fresh_for: float = 0.0, **config: Any
+    ) -> ControlThread:
         config.setdefault("socket", os.path.join(sock_dir, "brewd.sock"))
-        thread = ControlThread(port, metrics or Metrics(), ControlConfig(**config))
+        thread = ControlThread(
+            port, metrics or Metrics(), ControlConfig(**config), fresh_for=fresh_for
+        )
         thread.start(timeout=10)
         started.append(thread)
         return thread

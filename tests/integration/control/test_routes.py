@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from brewd.control.calls import FRESH_FOR
 from brewd.control.client import ControlClient
 from brewd.metrics import Metrics
 from tests.integration.control.conftest import StartControl
@@ -140,3 +141,16 @@ def test_a_database_outage_is_a_json_503_not_a_traceback(
     reply = client.request("GET", "/api/scheduler/status")
     assert reply.status == 503
     assert reply.body == {"error": "database unavailable: connection refused"}
+
+
+def test_answers_are_reused_briefly_but_never_across_a_pause(
+    stub: StubPort, start_control: StartControl
+) -> None:
+    client = ControlClient(start_control(stub, fresh_for=FRESH_FOR).socket_path)
+    for _ in range(5):
+        assert client.request("GET", "/api/scheduler/status").status == 200
+    assert stub.status_calls == 1
+    assert client.request("POST", "/api/scheduler/jobs/expirePokes/pause").status == 200
+    status = client.request("GET", "/api/scheduler/status").body
+    assert stub.status_calls == 2
+    assert next(j for j in status["jobs"] if j["name"] == "expirePokes")["paused"] is True
