@@ -96,7 +96,9 @@ class History:
         key = (LOCK_NAMESPACE, lock_key(str(row["job"])))
         holder = conn.execute(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
-            " AND objid = %s AND objsubid = 2 AND granted",
+            " AND objid = %s AND objsubid = 2 AND granted"
+            # advisory locks are per database, but pg_locks shows the whole cluster
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             key,
         ).fetchone()
         if holder is not None and not overdue:

@@ -21,7 +21,7 @@ from tests.helpers import FakeClock
 EFFECTS = "CREATE TABLE IF NOT EXISTS test_effects (job text, run_id bigint, note text)"
 
 
-class TestJob:
+class FakeJob:
     """Writes one row per batch to test_effects, so effects can be counted exactly."""
 
     def __init__(self, name: str, batches: int = 1) -> None:
@@ -78,7 +78,10 @@ def make_scheduler(
     made: list[tuple[Scheduler, Database]] = []
 
     def factory(
-        jobs: dict[str, Any], *, node: str = "node-a", now: datetime | None = None,
+        jobs: dict[str, Any],
+        *,
+        node: str = "node-a",
+        now: datetime | None = None,
         config: Config | None = None,
     ) -> Scheduler:
         config = config or make_config(pg_dsn, redis_url)
@@ -86,8 +89,13 @@ def make_scheduler(
         db.open(wait=True, timeout=10)
         clock = FakeClock(now or datetime(2026, 11, 29, 10, 0, tzinfo=UTC))
         scheduler = Scheduler(
-            config=config, db=db, cache=make_client(config.redis), jobs=jobs, clock=clock,
-            metrics=Metrics(), node=node,
+            config=config,
+            db=db,
+            cache=make_client(config.redis),
+            jobs=jobs,
+            clock=clock,
+            metrics=Metrics(),
+            node=node,
         )
         made.append((scheduler, db))
         return scheduler

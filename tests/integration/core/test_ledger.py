@@ -13,7 +13,7 @@ from brewd.errors import JobAlreadyRunning, UnknownJob
 from brewd.ledger import LOCK_NAMESPACE, lock_key
 from brewd.scheduler import Scheduler
 from tests.helpers import wait_until
-from tests.integration.core.conftest import TestJob
+from tests.integration.core.conftest import FakeJob
 
 SLOT = datetime(2026, 11, 29, 10, 5, tzinfo=UTC)  # expirePokes runs */5
 Rows = Callable[[], list[dict[str, Any]]]
@@ -37,7 +37,7 @@ def synced(scheduler: Scheduler, now: datetime) -> Scheduler:
 def test_two_nodes_run_each_slot_exactly_once(
     make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]], effects: Rows
 ) -> None:
-    job_a, job_b = TestJob("expirePokes"), TestJob("expirePokes")
+    job_a, job_b = FakeJob("expirePokes"), FakeJob("expirePokes")
     start = SLOT - timedelta(seconds=30)
     a = synced(make_scheduler({"expirePokes": job_a}, node="a", now=start), start)
     b = synced(make_scheduler({"expirePokes": job_b}, node="b", now=start), start)
@@ -57,9 +57,9 @@ def test_two_nodes_run_each_slot_exactly_once(
 def test_overlap_is_recorded_skipped_and_manual_trigger_refused(
     make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]], effects: Rows
 ) -> None:
-    slow = TestJob("expirePokes")
+    slow = FakeJob("expirePokes")
     a = synced(make_scheduler({"expirePokes": slow}, node="a", now=SLOT), SLOT)
-    b = synced(make_scheduler({"expirePokes": TestJob("expirePokes")}, node="b", now=SLOT), SLOT)
+    b = synced(make_scheduler({"expirePokes": FakeJob("expirePokes")}, node="b", now=SLOT), SLOT)
     slow.block = True
     slow.started.clear()
     a.tick(SLOT + timedelta(minutes=5))
@@ -82,7 +82,7 @@ def test_overlap_is_recorded_skipped_and_manual_trigger_refused(
 def test_manual_trigger_returns_the_run_record(
     make_scheduler: Callable[..., Scheduler], effects: Rows
 ) -> None:
-    a = make_scheduler({"expirePokes": TestJob("expirePokes", batches=3)})
+    a = make_scheduler({"expirePokes": FakeJob("expirePokes", batches=3)})
     triggered = a.runner.trigger("expirePokes", "tester")
     record = triggered.future.result(timeout=10)
     assert record["id"] == triggered.run_id
@@ -107,7 +107,7 @@ def test_dead_node_run_is_marked_abandoned_and_blocks_nothing(
             "INSERT INTO job_runs (job, trigger, node, started_at, status)"
             " VALUES ('expirePokes', 'manual', 'dead:1', now(), 'running')"
         )
-    a = make_scheduler({"expirePokes": TestJob("expirePokes")})
+    a = make_scheduler({"expirePokes": FakeJob("expirePokes")})
     record = a.runner.trigger("expirePokes", "tester").future.result(timeout=10)
     assert record["status"] == "succeeded"
     dead_run = next(r for r in runs(pg) if r["node"] == "dead:1")
@@ -122,7 +122,7 @@ def test_sweep_marks_a_dead_nodes_run_without_waiting_for_a_claim(
         "INSERT INTO job_runs (job, trigger, node, started_at, status)"
         " VALUES ('expireUsers', 'manual', 'dead:2', now(), 'running')"
     )
-    a = make_scheduler({"expirePokes": TestJob("expirePokes")})
+    a = make_scheduler({"expirePokes": FakeJob("expirePokes")})
     assert a.history.sweep_abandoned({"expireUsers": 600}) == 1
     assert runs(pg, "expireUsers")[0]["status"] == "failed"
 
@@ -130,7 +130,7 @@ def test_sweep_marks_a_dead_nodes_run_without_waiting_for_a_claim(
 def test_a_node_that_lost_its_claim_cannot_commit_further_batches(
     make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]], effects: Rows
 ) -> None:
-    job = TestJob("expirePokes", batches=3)
+    job = FakeJob("expirePokes", batches=3)
 
     def steal(batch: int) -> None:
         if batch == 1:  # another node declares this run abandoned between batches
@@ -150,22 +150,26 @@ def test_timeout_cancels_the_backend_and_frees_the_job(
     from brewd.config import JobConfig
     from tests.integration.core.conftest import make_config
 
-    config = make_config(pg_dsn, redis_url, expirePokes=JobConfig(schedule="*/5 * * * *", timeout=1))
-    hung = TestJob("expirePokes")
+    config = make_config(
+        pg_dsn, redis_url, expirePokes=JobConfig(schedule="*/5 * * * *", timeout=1)
+    )
+    hung = FakeJob("expirePokes")
     hung.sql = "SELECT pg_sleep(60)"
     a = make_scheduler({"expirePokes": hung}, config=config)
     record = a.runner.trigger("expirePokes", "tester").future.result(timeout=15)
     assert record["status"] == "failed"
     assert record["error"].startswith("timeout")
     hung.sql = None
-    assert a.runner.trigger("expirePokes", "tester").future.result(timeout=10)["status"] == "succeeded"
+    assert (
+        a.runner.trigger("expirePokes", "tester").future.result(timeout=10)["status"] == "succeeded"
+    )
 
 
 def test_pause_is_cluster_wide_and_manual_runs_still_work(
     make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]], effects: Rows
 ) -> None:
-    a = synced(make_scheduler({"expirePokes": TestJob("expirePokes")}, node="a", now=SLOT), SLOT)
-    b = synced(make_scheduler({"expirePokes": TestJob("expirePokes")}, node="b", now=SLOT), SLOT)
+    a = synced(make_scheduler({"expirePokes": FakeJob("expirePokes")}, node="a", now=SLOT), SLOT)
+    b = synced(make_scheduler({"expirePokes": FakeJob("expirePokes")}, node="b", now=SLOT), SLOT)
     b.history.set_paused("expirePokes", True, "tester")  # paused on b, a obeys
     a.tick(SLOT + timedelta(minutes=5))
     a.runner.drain(10)
@@ -190,7 +194,7 @@ def test_prune_keeps_the_newest_runs_per_job(
         "INSERT INTO job_runs (job, slot, trigger, node, status, created_at)"
         " VALUES ('expireUsers', '2020-01-01', 'schedule', 'x', 'succeeded', now() - interval '40 days')"
     )
-    a = make_scheduler({"expirePokes": TestJob("expirePokes")})
+    a = make_scheduler({"expirePokes": FakeJob("expirePokes")})
     assert a.history.prune(keep_runs=1000, keep_days=30) == 11
     newest = pg.execute("SELECT max(slot) AS s, count(*) AS n FROM job_runs").fetchone()
     assert newest["n"] == 1000

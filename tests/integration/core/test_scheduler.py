@@ -13,7 +13,7 @@ import psycopg
 from brewd.config import JobConfig, SchedulerConfig
 from brewd.scheduler import Scheduler
 from tests.helpers import FakeClock
-from tests.integration.core.conftest import TestJob, make_config
+from tests.integration.core.conftest import FakeJob, make_config
 
 HOURLY = "expireUsers"  # 0 * * * *
 Rows = Callable[[], list[dict[str, Any]]]
@@ -42,7 +42,7 @@ def test_start_after_downtime_runs_the_latest_slot_once_and_records_the_rest(
     make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]], effects: Rows
 ) -> None:
     record(pg, at(7))
-    s = make_scheduler({HOURLY: TestJob(HOURLY)}, now=at(10, 20))
+    s = make_scheduler({HOURLY: FakeJob(HOURLY)}, now=at(10, 20))
     s.tick(at(10, 20))
     s.runner.drain(10)
     got = [(r["slot"], r["trigger"], r["status"]) for r in runs(pg)]
@@ -60,7 +60,9 @@ def test_latest_slot_older_than_its_grace_is_missed_not_run(
     make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]], effects: Rows
 ) -> None:
     record(pg, at(0), "expireBadges")  # daily at 00:00, grace = min(24 h, 6 h)
-    s = make_scheduler({"expireBadges": TestJob("expireBadges")}, now=at(0) + timedelta(days=1, hours=7))
+    s = make_scheduler(
+        {"expireBadges": FakeJob("expireBadges")}, now=at(0) + timedelta(days=1, hours=7)
+    )
     s.tick(at(0) + timedelta(days=1, hours=7))
     s.runner.drain(10)
     statuses = [r["status"] for r in runs(pg, "expireBadges")]
@@ -72,14 +74,16 @@ def test_a_healthy_loop_fires_on_time_with_trigger_schedule(
     make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]]
 ) -> None:
     record(pg, at(10))
-    s = make_scheduler({HOURLY: TestJob(HOURLY)}, now=at(10, 30))
+    s = make_scheduler({HOURLY: FakeJob(HOURLY)}, now=at(10, 30))
     s.tick(at(10, 30))  # sync: nothing due
     assert s.plans[HOURLY].next_due == at(11)
     s.tick(at(10, 59))
     s.tick(at(11) + timedelta(milliseconds=2))
     s.runner.drain(10)
     assert [(r["slot"], r["trigger"], r["status"]) for r in runs(pg)][-1] == (
-        at(11), "schedule", "succeeded",
+        at(11),
+        "schedule",
+        "succeeded",
     )
 
 
@@ -87,7 +91,7 @@ def test_clock_jump_forward_catches_up_and_records_the_gap(
     make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]]
 ) -> None:
     record(pg, at(10))
-    s = make_scheduler({HOURLY: TestJob(HOURLY)}, now=at(10, 30))
+    s = make_scheduler({HOURLY: FakeJob(HOURLY)}, now=at(10, 30))
     clock: FakeClock = s.clock  # type: ignore[assignment]
     s.tick(clock.now())
     assert not s.detect_clock_jump(clock.now(), clock.monotonic())  # first sample
@@ -107,7 +111,7 @@ def test_clock_jump_backwards_never_reruns_a_slot(
     make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]], effects: Rows
 ) -> None:
     record(pg, at(10))
-    s = make_scheduler({HOURLY: TestJob(HOURLY)}, now=at(10, 30))
+    s = make_scheduler({HOURLY: FakeJob(HOURLY)}, now=at(10, 30))
     clock: FakeClock = s.clock  # type: ignore[assignment]
     s.tick(clock.now())
     s.detect_clock_jump(clock.now(), clock.monotonic())
@@ -126,12 +130,14 @@ def test_clock_jump_backwards_never_reruns_a_slot(
 
 
 def test_scheduler_disabled_runs_nothing_but_manual_runs_work(
-    make_scheduler: Callable[..., Scheduler], pg_dsn: str, redis_url: str,
+    make_scheduler: Callable[..., Scheduler],
+    pg_dsn: str,
+    redis_url: str,
     pg: psycopg.Connection[dict[str, Any]],
 ) -> None:
     config = make_config(pg_dsn, redis_url)
     config = replace(config, scheduler=SchedulerConfig(enabled=False, workers=2))
-    s = make_scheduler({HOURLY: TestJob(HOURLY)}, now=at(10, 20), config=config)
+    s = make_scheduler({HOURLY: FakeJob(HOURLY)}, now=at(10, 20), config=config)
     for hour in (10, 11, 12):
         s.tick(at(hour, 20))
     s.runner.drain(10)
@@ -141,11 +147,13 @@ def test_scheduler_disabled_runs_nothing_but_manual_runs_work(
 
 
 def test_reload_applies_a_new_schedule_from_now(
-    make_scheduler: Callable[..., Scheduler], pg_dsn: str, redis_url: str,
+    make_scheduler: Callable[..., Scheduler],
+    pg_dsn: str,
+    redis_url: str,
     pg: psycopg.Connection[dict[str, Any]],
 ) -> None:
     record(pg, at(10))
-    s = make_scheduler({HOURLY: TestJob(HOURLY)}, now=at(10, 20))
+    s = make_scheduler({HOURLY: FakeJob(HOURLY)}, now=at(10, 20))
     s.tick(at(10, 20))
     faster = make_config(pg_dsn, redis_url, expireUsers=JobConfig(schedule="*/15 * * * *"))
     s.reload(faster)
@@ -171,7 +179,7 @@ def test_overdue_jobs_starve_the_watchdog(
             self.statuses.append(text)
 
     notifier = Notifier()
-    s = make_scheduler({HOURLY: TestJob(HOURLY)}, now=at(10, 20))
+    s = make_scheduler({HOURLY: FakeJob(HOURLY)}, now=at(10, 20))
     s.notifier = notifier
     s.tick(at(10, 20))
     s.feed_watchdog(at(10, 20), s.clock.monotonic())
