@@ -38,7 +38,10 @@ class Tally:
             text += f": {_counts(self.fallbacks)}"
         text += ")"
         if self.skipped:
-            text += f"; skipped {sum(self.skipped.values())} cafés: {_counts(self.skipped)}"
+            skipped = sum(self.skipped.values())
+            text += (
+                f"; skipped {skipped} café{'' if skipped == 1 else 's'}: {_counts(self.skipped)}"
+            )
         if self.unannounced:
             text += f"; publish failed for {self.unannounced} (records kept)"
         return text

@@ -122,13 +122,15 @@ def private_redis(tmp: Path) -> Iterator[redis.Redis]:
         client.close()
         proc.terminate()
         proc.wait(timeout=10)
+        assert proc.stdout is not None
+        proc.stdout.close()
 
 
 def _wait_ready(proc: subprocess.Popen[str]) -> None:
     # The server's own log line is the event: readline returns it, or "" if the server died.
     assert proc.stdout is not None
     for line in proc.stdout:
-        if "Ready to accept connections" in line:
+        if "ready to accept connections" in line.lower():
             return
     raise AssertionError(f"redis-server exited with {proc.wait()} before it was ready")
 
