@@ -1,0 +1,206 @@
+"""The control API over a real Scheduler, its real jobs, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from brewd.adapters.pg import Database
+from brewd.clock import SystemClock
+from brewd.config import Config, DatabaseConfig, RedisConfig, SchedulerConfig
+from brewd.control.client import ControlClient
+from brewd.control.service import SchedulerControl
+from brewd.jobs import ALL_JOBS
+from brewd.ledger import LOCK_NAMESPACE, lock_key
+from brewd.metrics import Metrics
+from brewd.scheduler import Scheduler
+from tests.helpers import wait_until
+from tests.integration.control.conftest import StartControl
+
+MakeApi = Callable[..., tuple[ControlClient, Scheduler]]
+
+
+@pytest.fixture
+def make_api(
+    database: Database, cache: redis.Redis, pg_dsn: str, redis_url: str, start_control: StartControl
+) -> Iterator[MakeApi]:
+    """A Scheduler with every real job, its loop running, behind a real control socket.
+    `enabled=False` (the default) is ENABLE_SCHEDULER=false: no scheduled runs, so the
+    test's manual runs are the only ones."""
+    made: list[tuple[Scheduler, threading.Event]] = []
+
+    def make(
+        *, enabled: bool = False, db: Database = database, **control: Any
+    ) -> tuple[ControlClient, Scheduler]:
+        config = Config(
+            database=DatabaseConfig(url=pg_dsn),
+            redis=RedisConfig(url=redis_url),
+            scheduler=SchedulerConfig(enabled=enabled, workers=4),
+        )
+        scheduler = Scheduler(
+            config=config, db=db, cache=cache, jobs=ALL_JOBS, clock=SystemClock(),
+            metrics=Metrics(), node="test-node:1",
+        )  # fmt: skip
+        stop = threading.Event()
+        threading.Thread(target=scheduler.run, args=(stop,), daemon=True).start()
+        made.append((scheduler, stop))
+        thread = start_control(SchedulerControl(scheduler), scheduler.metrics, **control)
+        return ControlClient(thread.socket_path, timeout=30), scheduler
+
+    yield make
+    for scheduler, stop in made:
+        stop.set()
+        scheduler.wake()
+        scheduler.runner.shutdown(timeout=10)
+
+
+@pytest.fixture
+def api(make_api: MakeApi) -> ControlClient:
+    return make_api()[0]
+
+
+def test_status_lists_the_six_jobs_with_their_schedules_and_next_runs(make_api: MakeApi) -> None:
+    client, _ = make_api(enabled=True)
+    status = wait_until(
+        lambda: (
+            (body := client.request("GET", "/api/scheduler/status").body)
+            and all(job["next_run"] for job in body["jobs"])
+            and body
+        ),
+        what="every job planned",
+    )
+    assert status["running"] is True
+    assert (status["node"], status["timezone"]) == ("test-node:1", "UTC")
+    jobs = {job["name"]: job for job in status["jobs"]}
+    assert set(jobs) == set(ALL_JOBS)
+    assert jobs["expirePokes"]["schedule"] == "*/5 * * * *"
+    now = datetime.now(UTC)
+    for job in jobs.values():
+        assert datetime.fromisoformat(job["next_run"]) > now
+        assert job["paused"] is False
+
+
+def test_trigger_runs_the_real_job_and_records_it(api: ControlClient) -> None:
+    reply = api.request("POST", "/api/scheduler/trigger/expirePokes")
+    assert reply.status == 200, reply.body
+    record = reply.body
+    assert (record["job"], record["trigger"], record["status"]) == (
+        "expirePokes",
+        "manual",
+        "succeeded",
+    )
+    assert record["node"] == "test-node:1"
+    assert record["affected_records"] == 0  # an empty database: nothing to expire
+    assert datetime.fromisoformat(record["finished_at"]) >= datetime.fromisoformat(
+        record["started_at"]
+    )
+    runs = api.request("GET", "/api/scheduler/jobs/expirePokes/runs", {"limit": "5"}).body
+    assert runs[0] == record
+    status = api.request("GET", "/api/scheduler/status").body
+    assert next(j for j in status["jobs"] if j["name"] == "expirePokes")["last_run"] == record
+    families = text_string_to_metric_families(api.request("GET", "/metrics").raw.decode())
+    samples = [s for f in families if f.name == "brewd_job_runs" for s in f.samples]
+    assert any(
+        s.labels == {"job": "expirePokes", "status": "succeeded"} and s.value == 1 for s in samples
+    )
+
+
+def test_a_failing_job_answers_500_with_its_record(
+    api: ControlClient, pg: psycopg.Connection[dict[str, Any]]
+) -> None:
+    pg.execute("DROP TABLE pokes CASCADE")  # expirePokes cannot work without its table
+    reply = api.request("POST", "/api/scheduler/trigger/expirePokes")
+    assert reply.status == 500
+    assert reply.body["status"] == "failed"
+    assert "pokes" in reply.body["error"]
+    history = api.request("GET", "/api/scheduler/jobs/expirePokes/runs").body
+    assert history[0]["id"] == reply.body["id"]
+
+
+def test_a_job_running_on_another_node_is_409(
+    api: ControlClient, pg: psycopg.Connection[dict[str, Any]]
+) -> None:
+    # Another node's run holds the job's advisory lock for as long as it runs.
+    pg.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, lock_key("expirePokes")))
+    reply = api.request("POST", "/api/scheduler/trigger/expirePokes")
+    assert reply.status == 409
+    assert "already running" in reply.body["error"]
+    pg.execute("SELECT pg_advisory_unlock_all()")
+    assert api.request("POST", "/api/scheduler/trigger/expirePokes").status == 200
+
+
+def test_trigger_without_waiting_is_202_and_the_run_lands_in_history(api: ControlClient) -> None:
+    reply = api.request("POST", "/api/scheduler/trigger/calculateBadges", {"wait": "false"})
+    assert reply.status == 202
+    run_id = reply.body["run_id"]
+    done = wait_until(
+        lambda: [
+            r for r in api.request("GET", "/api/scheduler/jobs/calculateBadges/runs").body
+            if r["id"] == run_id and r["status"] != "running"
+        ],
+        what="the run to finish",
+    )  # fmt: skip
+    assert done[0]["status"] == "succeeded"
+
+
+def test_unknown_job_is_404_with_the_real_job_names(api: ControlClient) -> None:
+    for method, path in [
+        ("POST", "/api/scheduler/trigger/brewCoffee"),
+        ("GET", "/api/scheduler/jobs/brewCoffee/runs"),
+        ("POST", "/api/scheduler/jobs/brewCoffee/pause"),
+    ]:
+        reply = api.request(method, path)
+        assert reply.status == 404
+        assert sorted(reply.body["available_jobs"]) == sorted(ALL_JOBS)
+
+
+def test_pause_is_stored_cluster_wide_and_resume_clears_it(
+    api: ControlClient, pg: psycopg.Connection[dict[str, Any]]
+) -> None:
+    reply = api.request("POST", "/api/scheduler/jobs/expireUsers/pause")
+    assert (reply.status, reply.body["name"], reply.body["paused"]) == (200, "expireUsers", True)
+    row = pg.execute("SELECT paused, paused_by FROM job_state WHERE job = 'expireUsers'").fetchone()
+    assert row is not None
+    assert row["paused"] is True
+    assert row["paused_by"].startswith("uid 0 (root) pid ")
+    reply = api.request("POST", "/api/scheduler/jobs/expireUsers/resume")
+    assert (reply.status, reply.body["paused"]) == (200, False)
+    row = pg.execute("SELECT paused FROM job_state WHERE job = 'expireUsers'").fetchone()
+    assert row == {"paused": False}
+
+
+def test_health_is_healthy_with_both_servers_up(api: ControlClient) -> None:
+    reply = wait_until(
+        lambda: (r := api.request("GET", "/health")).body["scheduler"]["synced"] and r,
+        what="the loop's first turn",
+    )
+    assert (reply.status, reply.body["status"]) == (200, "healthy"), reply.body
+    assert reply.body["database"]["up"] is True
+    assert reply.body["redis"]["up"] is True
+    assert reply.body["database"]["latency_ms"] >= 0
+
+
+def test_health_is_unhealthy_503_when_the_database_is_unreachable(
+    make_api: MakeApi,
+) -> None:
+    # A pool on a port where nothing listens: the database is down from the daemon's view.
+    dead = Database(DatabaseConfig(url="postgresql://postgres@127.0.0.1:9/x", connect_timeout=1))
+    dead.open(wait=False)
+    try:
+        client, _ = make_api(db=dead)
+        reply = client.request("GET", "/health")
+        assert (reply.status, reply.body["status"]) == (503, "unhealthy")
+        assert reply.body["database"]["up"] is False
+        assert reply.body["database"]["error"]
+        status = client.request("GET", "/api/scheduler/status")
+        assert status.status == 503
+        assert set(status.body) == {"error"}
+    finally:
+        dead.close()
