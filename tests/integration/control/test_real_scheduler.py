@@ -68,14 +68,13 @@ def api(make_api: MakeApi) -> ControlClient:
 
 def test_status_lists_the_six_jobs_with_their_schedules_and_next_runs(make_api: MakeApi) -> None:
     client, _ = make_api(enabled=True)
-    status = wait_until(
-        lambda: (
-            (body := client.request("GET", "/api/scheduler/status").body)
-            and all(job["next_run"] for job in body["jobs"])
-            and body
-        ),
-        what="every job planned",
-    )
+
+    def planned() -> dict[str, Any] | None:
+        body: dict[str, Any] = client.request("GET", "/api/scheduler/status").body
+        return body if all(job["next_run"] for job in body["jobs"]) else None
+
+    status = wait_until(planned, what="every job planned")
+    assert status is not None
     assert status["running"] is True
     assert (status["node"], status["timezone"]) == ("test-node:1", "UTC")
     jobs = {job["name"]: job for job in status["jobs"]}
