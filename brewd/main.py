@@ -132,9 +132,10 @@ def _cmd_db_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    config = load_config(args, environ)  # first: a bad configuration exits before heavy imports
     from brewd.daemon import run_daemon
 
-    return run_daemon(load_config(args, environ), args, environ)
+    return run_daemon(config, args, environ)
 
 
 def _cmd_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:

@@ -79,7 +79,7 @@ def daemon(pg_dsn: str, redis_url: str, tmp_path: Path) -> Iterator[Daemon]:
     env.pop("JOURNAL_STREAM", None)
     log = tmp_path / "daemon.log"
     with log.open("w") as out:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [sys.executable, "-m", "brewd", "run", "--config", str(config)],
             env=env,
             stdout=out,
@@ -144,7 +144,7 @@ def test_sighup_with_a_bad_config_keeps_the_old_one(daemon: Daemon, tmp_path: Pa
 def test_bad_configuration_exits_78_with_one_line(tmp_path: Path) -> None:
     config = tmp_path / "brewd.toml"
     config.write_text('[jobs.expireUsers]\nschedule = "every hour"\n')
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "brewd", "run", "--config", str(config)],
         capture_output=True,
         text=True,

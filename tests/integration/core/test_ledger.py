@@ -12,7 +12,6 @@ import pytest
 from brewd.errors import JobAlreadyRunning, UnknownJob
 from brewd.ledger import LOCK_NAMESPACE, lock_key
 from brewd.scheduler import Scheduler
-from tests.helpers import wait_until
 from tests.integration.core.conftest import FakeJob
 
 SLOT = datetime(2026, 11, 29, 10, 5, tzinfo=UTC)  # expirePokes runs */5
@@ -192,7 +191,8 @@ def test_prune_keeps_the_newest_runs_per_job(
     )
     pg.execute(
         "INSERT INTO job_runs (job, slot, trigger, node, status, created_at)"
-        " VALUES ('expireUsers', '2020-01-01', 'schedule', 'x', 'succeeded', now() - interval '40 days')"
+        " VALUES ('expireUsers', '2020-01-01', 'schedule', 'x', 'succeeded',"
+        " now() - interval '40 days')"
     )
     a = make_scheduler({"expirePokes": FakeJob("expirePokes")})
     assert a.history.prune(keep_runs=1000, keep_days=30) == 11
