@@ -1,14 +1,13 @@
 -- expirePokes, purge batch: delete at most %(batch)s pokes that expired before the retention
--- cutoff, for good. The pick walks pokes_expired_at_idx (partial: expired_at IS NOT NULL).
-WITH picked AS (
+-- cutoff, for good. The pick walks pokes_expired_at_idx (partial: expired_at IS NOT NULL); the
+-- delete fetches the picked rows by key (see expire_users.sql for why an array).
+DELETE FROM pokes
+WHERE id = ANY (ARRAY(
     SELECT id
     FROM pokes
     WHERE expired_at IS NOT NULL AND expired_at < %(cutoff)s
     ORDER BY expired_at
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED
-)
-DELETE FROM pokes AS p
-USING picked
-WHERE p.id = picked.id
-RETURNING p.id
+))
+RETURNING id

@@ -1,31 +1,34 @@
 -- expireUsers, one batch: deactivate at most %(batch)s users whose expiry has passed and close
 -- their open sessions at the user's expires_at; one row back per user expired.
 -- The pick walks users_live_expires_at_idx (partial: is_active) oldest expiry first and stops
--- at the limit, so the cost follows the rows expired, not the size of the table. SKIP LOCKED
--- leaves a row an API server is writing to the next batch or run instead of waiting for it.
-WITH picked AS (
-    SELECT id
-    FROM users
-    WHERE is_active AND expires_at <= %(now)s
-    ORDER BY expires_at
-    LIMIT %(batch)s
-    FOR UPDATE SKIP LOCKED
-),
-expired AS (
-    UPDATE users AS u
+-- at the limit; SKIP LOCKED leaves a row an API server is writing to the next batch or run
+-- instead of waiting for it. The picked ids come back as an array so that the updates fetch
+-- exactly those rows by key: joined as a set instead, the planner may hash-join against a
+-- whole-table scan, and the cost would follow the table, not the rows expired.
+WITH expired AS (
+    UPDATE users
     SET is_active = false, updated_at = now()
-    FROM picked
-    WHERE u.id = picked.id
-    RETURNING u.id, u.cafe_id, u.username, u.expires_at
+    WHERE id = ANY (ARRAY(
+        SELECT id
+        FROM users
+        WHERE is_active AND expires_at <= %(now)s
+        ORDER BY expires_at
+        LIMIT %(batch)s
+        FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING id, cafe_id, username
 ),
--- Open sessions are found through user_sessions_open_user_idx (partial: ended_at IS NULL).
--- A session that started after its user's expiry (an API server let it in late) is closed at
--- its own start, an empty interval, so that ended_at >= started_at always holds.
+-- Open sessions are found through user_sessions_open_user_idx (partial: ended_at IS NULL);
+-- `owner` is read as of the statement's start (expires_at is not changed above). A session
+-- that started after its user's expiry (an API server let it in late) is closed at its own
+-- start, an empty interval, so that ended_at >= started_at always holds.
 closed AS (
     UPDATE user_sessions AS s
-    SET ended_at = greatest(expired.expires_at, s.started_at)
-    FROM expired
-    WHERE s.user_id = expired.id AND s.ended_at IS NULL
+    SET ended_at = greatest(owner.expires_at, s.started_at)
+    FROM users AS owner
+    WHERE s.user_id = ANY (ARRAY(SELECT id FROM expired))
+      AND s.ended_at IS NULL
+      AND owner.id = s.user_id
     RETURNING s.id
 )
 SELECT expired.id, expired.cafe_id, expired.username,

@@ -1,0 +1,234 @@
+"""Job benchmark: every data job against its lower bound (tests/bench/bounds.py), at several scales.
+
+    .venv/bin/python -m tests.bench.bench_jobs [--scales 10000,100000,1000000] [--repeat 3]
+
+For each scale it generates a world (brewd.worldgen) into a scratch database it creates and
+drops, then times each job through its module with a real JobContext (Redis included), and,
+on an identical fresh copy (CREATE DATABASE ... TEMPLATE), the single statement of its bound.
+Each figure is the best of --repeat runs, each on a fresh copy. Then the scaling check: 1,000
+users expiring among the smallest and among the largest world.
+Servers: BREWD_BENCH_PG_DSN (admin DSN, default the local postgres) and BREWD_BENCH_REDIS_URL
+(default redis://127.0.0.1:6379/14, flushed at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+import psycopg
+from loguru import logger
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
+
+from brewd import worldgen
+from brewd.adapters.cache import make_client
+from brewd.config import Config, RedisConfig
+from brewd.db import migrate
+from brewd.jobs import ALL_JOBS
+from brewd.jobs.base import JobContext
+from tests.bench.bounds import BOUNDS, Conn
+from tests.bench.plans import check_plans
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+JOBS = ("expireUsers", "expireBadges", "expirePokes", "calculateBadges", "aggregateAnalytics")
+EXPIRING = 1_000  # users expiring in the scaling check
+
+
+@dataclass(frozen=True)
+class Figure:
+    job: str
+    users: int
+    rows: int
+    job_s: float
+    bound_s: float | None
+
+
+class Scratch:
+    """Scratch databases on the benchmark's server, named after this process, all dropped."""
+
+    def __init__(self, admin_dsn: str) -> None:
+        self.admin_dsn = admin_dsn
+        self.prefix = f"brewd_bench_{os.getpid()}"
+        self.made: list[str] = []
+
+    def dsn(self, name: str) -> str:
+        return make_conninfo(self.admin_dsn, dbname=name)
+
+    def create(self, name: str, template: str | None = None) -> str:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:  # a file copy: no WAL for every block of a multi-gigabyte template
+            statement += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
+        with psycopg.connect(self.admin_dsn, autocommit=True) as admin:
+            admin.execute(statement)
+        self.made.append(name)
+        return self.dsn(name)
+
+    def drop(self, name: str) -> None:
+        with psycopg.connect(self.admin_dsn, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        if name in self.made:
+            self.made.remove(name)
+
+    @contextmanager
+    def copy(self, template: str) -> Iterator[Conn]:
+        """A connection to a fresh copy of `template`, dropped afterwards."""
+        name = f"{self.prefix}_copy"
+        self.create(name, template)
+        try:
+            with psycopg.connect(self.dsn(name), autocommit=True, row_factory=dict_row) as conn:
+                yield conn
+        finally:
+            self.drop(name)
+
+
+def make_world(scratch: Scratch, users: int) -> str:
+    name = f"{scratch.prefix}_w{users}"
+    cafes = min(1_000, max(10, users // 1_000))
+    with psycopg.connect(scratch.create(name), autocommit=True, row_factory=dict_row) as conn:
+        migrate.apply(conn)
+        stats = worldgen.generate(conn, users=users, cafes=cafes, now=NOW)
+        plans = check_plans(conn, NOW)
+    print(
+        f"world {users:,} users, {cafes:,} cafés: {stats.sessions:,} sessions, "
+        f"{stats.pokes:,} pokes, {stats.messages:,} messages, generated in {stats.seconds} s; "
+        f"due: {stats.users_due:,} users, {stats.badges_due:,} badges, "
+        f"{stats.pokes_due:,} pokes, {stats.pokes_purgeable:,} to purge",
+        flush=True,
+    )
+    print(f"  plans: {plans}", flush=True)
+    return name
+
+
+def context(conn: Conn, redis_url: str, now: datetime) -> JobContext:
+    cache = make_client(RedisConfig(url=redis_url))
+    return JobContext(conn=conn, cache=cache, config=Config(), now=now, log=logger)
+
+
+def best(repeat: int, once: Callable[[], tuple[int, float]]) -> tuple[int, float]:
+    runs = [once() for _ in range(repeat)]
+    return runs[0][0], min(seconds for _, seconds in runs)
+
+
+def time_job(scratch: Scratch, world: str, job: str, redis_url: str) -> tuple[int, float]:
+    with scratch.copy(world) as conn:
+        ctx = context(conn, redis_url, NOW)
+        started = time.perf_counter()
+        result = ALL_JOBS[job].run(ctx)
+        return result.affected_records, time.perf_counter() - started
+
+
+def time_bound(scratch: Scratch, world: str, job: str) -> tuple[int, float]:
+    with scratch.copy(world) as conn:
+        started = time.perf_counter()
+        rows = BOUNDS[job](conn, NOW)
+        return rows, time.perf_counter() - started
+
+
+def bench_scale(scratch: Scratch, world: str, users: int, args: argparse.Namespace) -> list[Figure]:
+    figures = []
+    for job in JOBS:
+        if job not in ALL_JOBS:
+            print(f"  {job}: not registered, skipped", flush=True)
+            continue
+        rows, job_s = best(args.repeat, partial(time_job, scratch, world, job, args.redis_url))
+        bound_s = None
+        if job in BOUNDS:
+            bound_rows, bound_s = best(args.repeat, partial(time_bound, scratch, world, job))
+            if bound_rows != rows:
+                print(f"  {job}: job changed {rows:,} rows, its bound {bound_rows:,}", flush=True)
+        figures.append(Figure(job, users, rows, job_s, bound_s))
+        print(f"  {format_figure(figures[-1])}", flush=True)
+    return figures
+
+
+def time_expiring(scratch: Scratch, world: str, redis_url: str) -> tuple[int, float]:
+    """expireUsers when EXPIRING users are due: the backlog is expired first (as the previous
+    hourly run would have) and vacuumed, then `now` is set to the EXPIRING-th next expiry."""
+    with scratch.copy(world) as conn:
+        ALL_JOBS["expireUsers"].run(context(conn, redis_url, NOW))
+        conn.execute("VACUUM (ANALYZE) users, user_sessions")
+        row = conn.execute(
+            "SELECT expires_at FROM users WHERE is_active ORDER BY expires_at OFFSET %s LIMIT 1",
+            (EXPIRING - 1,),
+        ).fetchone()
+        assert row is not None, "the world is too small for the scaling check"
+        ctx = context(conn, redis_url, row["expires_at"])
+        started = time.perf_counter()
+        result = ALL_JOBS["expireUsers"].run(ctx)
+        return result.affected_records, time.perf_counter() - started
+
+
+def format_figure(f: Figure) -> str:
+    bound = f"{f.bound_s:9.3f}" if f.bound_s is not None else f"{'n/a':>9}"
+    ratio = f"{f.job_s / f.bound_s:6.2f}x" if f.bound_s else f"{'n/a':>7}"
+    return f"{f.job:<19}{f.users:>10,}{f.rows:>10,}{f.job_s:>9.3f}{bound}{ratio}"
+
+
+def print_table(figures: list[Figure]) -> None:
+    print("\njob                     users      rows    job s  bound s   ratio")
+    for figure in figures:
+        print(format_figure(figure))
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench_jobs", description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="10000,100000,1000000", help="users per world")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the best counts")
+    parser.add_argument(
+        "--pg-dsn", default=os.environ.get("BREWD_BENCH_PG_DSN", "host=127.0.0.1 user=postgres")
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BREWD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+    )
+    args = parser.parse_args(argv)
+    args.scales = sorted(int(scale) for scale in args.scales.split(","))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    scratch = Scratch(args.pg_dsn)
+    figures, expiring = [], {}
+    try:
+        for users in args.scales:
+            world = make_world(scratch, users)
+            figures += bench_scale(scratch, world, users, args)
+            if users in (args.scales[0], args.scales[-1]):
+                expiring[users] = best(
+                    args.repeat, partial(time_expiring, scratch, world, args.redis_url)
+                )
+            scratch.drop(world)
+    finally:
+        for name in list(scratch.made):
+            scratch.drop(name)
+        make_client(RedisConfig(url=args.redis_url)).flushdb()
+    print_table(figures)
+    print_scaling(expiring)
+    return 0
+
+
+def print_scaling(expiring: dict[int, tuple[int, float]]) -> None:
+    print("\nscaling: expireUsers with about 1,000 users due")
+    for users, (rows, seconds) in sorted(expiring.items()):
+        print(f"  among {users:>10,} users: {rows:,} expired in {seconds:.3f} s")
+    if len(expiring) == 2:
+        (_, small), (_, large) = (expiring[k] for k in sorted(expiring))
+        print(f"  largest / smallest: {large / small:.2f}x (target at most 2x)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
