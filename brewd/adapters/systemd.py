@@ -10,7 +10,7 @@ from types import ModuleType
 
 from loguru import logger
 
-from brewd.errors import BrewdError
+from brewd.errors import BrewdError, ConfigError
 
 INSTALL_HINT = (
     "brewd runs under systemd but systemd-python is not installed: "
@@ -31,9 +31,13 @@ def under_systemd(environ: Mapping[str, str]) -> bool:
 
 
 def require_systemd_support(environ: Mapping[str, str]) -> None:
-    """Stop at start, with what to install, rather than let systemd time out waiting for READY=1."""
+    """Stop at start, with what to install, rather than let systemd time out waiting for READY=1.
+
+    A ConfigError, so exit status 78: the unit's RestartPreventExitStatus=78 spares a restart
+    loop that no restart can fix.
+    """
     if under_systemd(environ) and _systemd_daemon() is None:
-        raise BrewdError(INSTALL_HINT)
+        raise ConfigError(INSTALL_HINT)
 
 
 def one_line(text: str) -> str:
@@ -79,7 +83,7 @@ class Notifier:
                 )
             self._daemon = _systemd_daemon()
             if self._daemon is None:
-                raise BrewdError(INSTALL_HINT)
+                raise ConfigError(INSTALL_HINT)
 
     @property
     def enabled(self) -> bool:

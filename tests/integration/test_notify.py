@@ -14,7 +14,7 @@ import pytest
 from loguru import logger
 
 from brewd.adapters.systemd import Notifier, require_systemd_support
-from brewd.errors import BrewdError
+from brewd.errors import BrewdError, ConfigError
 
 DEADLINE_S = 5.0
 pytest.importorskip("systemd.daemon", reason="systemd-python is not installed (brewd[systemd])")
@@ -178,7 +178,7 @@ def without_systemd_python(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("without_systemd_python")
 @pytest.mark.parametrize("variable", ["NOTIFY_SOCKET", "JOURNAL_STREAM"])
 def test_under_systemd_a_missing_library_stops_with_what_to_install(variable: str) -> None:
-    with pytest.raises(BrewdError) as info:
+    with pytest.raises(ConfigError) as info:  # exit 78: no restart loop under systemd
         require_systemd_support({variable: "/run/systemd/notify"})
     message = str(info.value)
     assert "\n" not in message
