@@ -51,10 +51,6 @@ class CronSpec:
         minute, hour = self.expression.split()[:2]
         return not minute.startswith("*") and not hour.startswith("*")
 
-    def _matches_day(self, day: datetime) -> bool:
-        """Whether the day-of-month, month and day-of-week fields accept this local date."""
-        return day.month in self._sim.months and bool(self._sim.match_day(day.date()))
-
 
 def _offset(tz: ZoneInfo, at: datetime) -> timedelta:
     return at.astimezone(tz).utcoffset() or timedelta(0)
@@ -179,7 +175,7 @@ def _count_plain(spec: CronSpec, after: datetime, until: datetime) -> int:
     first = day = low.replace(hour=0, minute=0, second=0, microsecond=0)
     total = 0
     while day <= high:
-        if spec._matches_day(day):
+        if day.month in spec._sim.months and spec._sim.match_day(day.date()):
             lo = (low - day).total_seconds() if day == first else -1.0
             hi = (high - day).total_seconds() if day + _DAY > high else 86_400.0
             total += bisect_right(spec._day_seconds, hi) - bisect_right(spec._day_seconds, lo)
@@ -226,19 +222,15 @@ def catch_up(
     return CatchUp(run=run, missed=newest, missed_total=total)
 
 
-def _newest_slots(
-    spec: CronSpec, after: datetime, until: datetime, limit: int
-) -> tuple[datetime, ...]:
-    """The newest `limit` slots in (after, until], ascending, without walking from `after`."""
-    if limit <= 0 or until <= after:
-        return ()
+def _newest_slots(spec: CronSpec, after: datetime, until: datetime, n: int) -> tuple[datetime, ...]:
+    """The newest n slots in (after, until], ascending, without walking from `after`."""
     window = timedelta(hours=1)
-    while True:
-        start = max(after, until - window)
-        found = slots_between(spec, start, until)
-        if len(found) >= limit or start == after:
-            return tuple(found[-limit:])
+    while n > 0 and until > after:
+        found = slots_between(spec, max(after, until - window), until)
+        if len(found) >= n or until - window <= after:
+            return tuple(found[-n:])
         window *= 4
+    return ()
 
 
 @dataclass(frozen=True)
@@ -257,10 +249,9 @@ def plan(specs: Mapping[str, CronSpec], now: datetime, hours: int) -> list[Plann
     rows: list[PlannedSlot] = []
     for job, spec in specs.items():
         prev = now
-        for slot in slots_between(spec, now, now + timedelta(hours=hours)):
-            note = dst_note(spec, slot, prev)
-            rows.append(PlannedSlot(job, slot, slot.astimezone(spec.tz), note))
-            prev = slot
+        for at in slots_between(spec, now, now + timedelta(hours=hours)):
+            rows.append(PlannedSlot(job, at, at.astimezone(spec.tz), dst_note(spec, at, prev)))
+            prev = at
     return sorted(rows, key=lambda row: (row.at, row.job))
 
 
@@ -292,12 +283,9 @@ def dst_note(spec: CronSpec, slot: datetime, prev: datetime) -> str | None:
 
 def _fold_shift(local: datetime) -> str | None:
     """'hour' or 'N minutes' when this wall time occurs twice (a fold), else None."""
-    wall = local.replace(tzinfo=None)
-    first, second = (wall.replace(tzinfo=local.tzinfo, fold=f).utcoffset() for f in (0, 1))
-    if first is None or second is None or first <= second:
-        return None
+    first, second = (local.replace(fold=f).utcoffset() or timedelta(0) for f in (0, 1))
     minutes = (first - second) // timedelta(minutes=1)
-    return "hour" if minutes == 60 else f"{minutes} minutes"
+    return None if minutes <= 0 else "hour" if minutes == 60 else f"{minutes} minutes"
 
 
 def _gap(tz: ZoneInfo, change: datetime) -> tuple[datetime, datetime] | None:
