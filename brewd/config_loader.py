@@ -220,6 +220,8 @@ def _validate(config: Config) -> None:
             config.database.pool_max_size,
             "must be at least 2 and at least database.pool_min_size",
         )
+    if config.proactive.max_retries < 0:
+        _fail("proactive.max_retries", config.proactive.max_retries, "must be 0 or more")
     for key, value in _positives(config):
         _positive(key, value)
 
@@ -240,6 +242,7 @@ def _positives(config: Config) -> list[tuple[str, float]]:
         ("proactive.timeout", config.proactive.timeout),
         ("proactive.concurrency", config.proactive.concurrency),
         ("proactive.daily_limit", config.proactive.daily_limit),
+        ("proactive.min_interval", config.proactive.min_interval),
     ]
 
 

@@ -72,6 +72,7 @@ class Daemon:
         self.db = Database(config.database)
         self.cache = make_client(config.redis)
         self.metrics = Metrics()
+        self.claude = make_claude(config.proactive)
         self.scheduler = Scheduler(
             config=config,
             db=self.db,
@@ -80,7 +81,7 @@ class Daemon:
             clock=clock or SystemClock(),
             metrics=self.metrics,
             node=node_name(),
-            claude=make_claude(config.proactive),
+            claude=self.claude,
             notifier=self.notifier,
         )
         self.control = ControlThread(SchedulerControl(self.scheduler), self.metrics, config.control)
@@ -171,6 +172,8 @@ class Daemon:
         logger.bind(event="daemon_stopped").info("brewd stopped")
 
     def _close_adapters(self) -> None:
+        if self.claude is not None:
+            self.claude.close()
         self.cache.close()
         self.db.close(timeout=5.0)
 

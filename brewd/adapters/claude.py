@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import anthropic
+from typing import TYPE_CHECKING
 
 from brewd.config import ProactiveConfig
 from brewd.errors import ClaudeError
+
+if TYPE_CHECKING:
+    # Imported only when an API key is configured: the SDK takes seconds to import, which a
+    # daemon without a key (the default) should not pay at every start.
+    import anthropic
 
 # Written out rather than left to the SDK, so that the configuration (which already honours
 # ANTHROPIC_BASE_URL) is the one source of truth and nothing below the daemon reads os.environ.
@@ -26,6 +31,8 @@ class ClaudeWriter:
 
     def write(self, system: str, prompt: str) -> str:
         """The reply's text, or ClaudeError naming what went wrong (never the API key)."""
+        import anthropic
+
         try:
             reply = self._client.messages.create(
                 model=self.model,
@@ -56,6 +63,8 @@ def make_claude(config: ProactiveConfig) -> ClaudeWriter | None:
     """The writer, or None without an API key (the job then uses its templates)."""
     if not config.api_key:
         return None
+    import anthropic
+
     client = anthropic.Anthropic(
         api_key=config.api_key,
         base_url=config.base_url or DEFAULT_BASE_URL,
