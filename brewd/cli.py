@@ -144,7 +144,9 @@ def _for_people(command: str, reply: Reply, args: argparse.Namespace) -> str:
         return (
             f"{args.job} paused cluster-wide: no scheduled runs until `brewctl resume {args.job}`"
         )
-    return f"{args.job} resumed; next run {render.local(body.get('next_run'))}"
+    if body.get("next_run") is None:
+        return f"{args.job} resumed (no next run: the job or the scheduler is disabled)"
+    return f"{args.job} resumed; next run {render.local(body['next_run'])}"
 
 
 def exit_code(command: str, reply: Reply) -> int:
@@ -161,10 +163,18 @@ def _print_reply(command: str, reply: Reply, args: argparse.Namespace) -> None:
         print(reply.raw.decode("utf-8", "replace"))
     elif not isinstance(reply.body, dict | list):
         print(f"brewctl: unexpected answer from brewd (HTTP {reply.status})", file=sys.stderr)
-    elif isinstance(reply.body, dict) and reply.status >= 400 and "error" in reply.body:
-        print(f"brewctl: {reply.body['error']}", file=sys.stderr)
+    elif reply.status >= 400 and (error := _error_of(reply.body)):
+        print(f"brewctl: {error}", file=sys.stderr)
     else:
         print(_for_people(command, reply, args))
+
+
+def _error_of(body: object) -> str | None:
+    """The message of the API's error shape; a failed run's record (500) and an unhealthy
+    health report (503) are not errors to print but answers to show."""
+    if isinstance(body, dict) and set(body) <= {"error", "available_jobs"}:
+        return str(body.get("error", "error"))
+    return None
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
