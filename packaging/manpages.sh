@@ -1,0 +1,27 @@
+#!/bin/sh
+# Generate brewd(8) and brewctl(1) with help2man from the real --help texts of the programs in
+# the freshly built virtualenv; each subcommand's --help goes in a COMMANDS section.
+# Usage: packaging/manpages.sh VENV_DIR MAN_DIR VERSION
+set -eu
+venv=$(cd "$1" && pwd)
+mandir=$2
+version=$3
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+page() {  # page PROGRAM ENTRY SECTION DESCRIPTION
+    # A wrapper named like the program, so argparse and help2man print its real name; the
+    # venv's own scripts already point at /opt/venvs/brewd, which does not exist yet.
+    printf '#!/bin/sh\nexec %s -c "import sys; from %s import %s as m; sys.argv[0] = \\"%s\\"; sys.exit(m())" "$@"\n' \
+        "$venv/bin/python" "${2%%:*}" "${2##*:}" "$1" >"$tmp/$1"
+    chmod +x "$tmp/$1"
+    "$venv/bin/python" "$here/manhelp.py" "$2" >"$tmp/$1.h2m"
+    mkdir -p "$mandir/man$3"
+    help2man --no-info --no-discard-stderr --section="$3" --name="$4" \
+        --version-string="$version" --include="$tmp/$1.h2m" \
+        --output="$mandir/man$3/$1.$3" "$tmp/$1"
+}
+
+page brewd brewd.main:main 8 "background-jobs daemon of the Brew Me In café platform"
+page brewctl brewd.cli:main 1 "control the brewd daemon: job status, health, trigger, history, pause"
