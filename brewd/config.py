@@ -42,7 +42,7 @@ def _secret(default: str | None = None) -> Any:
 @dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     url: str | None = _secret()  # None: libpq's PG* variables and defaults apply
-    pool_min_size: int = 1
+    pool_min_size: int = 4  # warm connections, so runs due at the same slot start without a connect
     pool_max_size: int = 20  # as the original system
     connect_timeout: float = 10.0
     batch_size: int = 5_000  # rows a transaction, so no statement locks a big table for long

@@ -72,7 +72,7 @@ def drop_db(name: str) -> None:
 def measure_lag(dsn: str, minutes: int, count: int) -> list[float]:
     names = [f"bench{i:02d}" for i in range(count)]
     config = Config(
-        database=DatabaseConfig(url=dsn, pool_max_size=count + 4),
+        database=DatabaseConfig(url=dsn, pool_min_size=count + 2, pool_max_size=count + 4),
         redis=RedisConfig(url=REDIS),
         scheduler=SchedulerConfig(workers=8),
         jobs={name: JobConfig(schedule="* * * * *") for name in names},

@@ -69,7 +69,7 @@ def test_the_example_names_every_setting_of_the_config_module() -> None:
 
 def test_a_drifted_example_is_caught() -> None:
     """The check above would notice a key that is missing or unknown to brewd/config.py."""
-    text = uncomment(TOML.read_text()).replace("pool_min_size = 1\n", "")
+    text = uncomment(TOML.read_text()).replace("pool_min_size = 4\n", "")
     text = text.replace("[pokes]\n", "[pokes]\nretention_weeks = 2\n")
     found = keys_of(tomllib.loads(text))
     assert expected_keys() - found == {"database.pool_min_size"}
