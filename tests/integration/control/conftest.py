@@ -5,16 +5,23 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 
-from brewd.config import ControlConfig
+from brewd.adapters.pg import Database
+from brewd.clock import SystemClock
+from brewd.config import Config, ControlConfig, DatabaseConfig, RedisConfig, SchedulerConfig
 from brewd.control.client import ControlClient
 from brewd.control.port import ControlPort
 from brewd.control.server import ControlThread
+from brewd.control.service import SchedulerControl
+from brewd.jobs import ALL_JOBS
 from brewd.metrics import Metrics
+from brewd.scheduler import Scheduler
 from tests.integration.control.stub_port import StubPort
 
 
@@ -67,3 +74,40 @@ def client(stub: StubPort, start_control: StartControl) -> Iterator[ControlClien
     yield ControlClient(thread.socket_path, timeout=10)
     for gate in stub.gates.values():
         gate.set()
+
+
+MakeApi = Callable[..., tuple[ControlClient, Scheduler]]
+
+
+@pytest.fixture
+def make_api(
+    database: Database, cache: redis.Redis, pg_dsn: str, redis_url: str, start_control: StartControl
+) -> Iterator[MakeApi]:
+    """A Scheduler with every real job, its loop running, behind a real control socket.
+    `enabled=False` (the default) is ENABLE_SCHEDULER=false: no scheduled runs, so the
+    test's manual runs are the only ones."""
+    made: list[tuple[Scheduler, threading.Event]] = []
+
+    def make(
+        *, enabled: bool = False, db: Database = database, **control: Any
+    ) -> tuple[ControlClient, Scheduler]:
+        config = Config(
+            database=DatabaseConfig(url=pg_dsn),
+            redis=RedisConfig(url=redis_url),
+            scheduler=SchedulerConfig(enabled=enabled, workers=4),
+        )
+        scheduler = Scheduler(
+            config=config, db=db, cache=cache, jobs=ALL_JOBS, clock=SystemClock(),
+            metrics=Metrics(), node="test-node:1",
+        )  # fmt: skip
+        stop = threading.Event()
+        threading.Thread(target=scheduler.run, args=(stop,), daemon=True).start()
+        made.append((scheduler, stop))
+        thread = start_control(SchedulerControl(scheduler), scheduler.metrics, **control)
+        return ControlClient(thread.socket_path, timeout=30), scheduler
+
+    yield make
+    for scheduler, stop in made:
+        stop.set()
+        scheduler.wake()
+        scheduler.runner.shutdown(timeout=10)

@@ -1,5 +1,6 @@
 """schemathesis fuzzes the OpenAPI document against the server on its Unix socket: no 5xx but
-the documented failed-run 500, and every response matching the document."""
+the documented failed-run 500, and every response matching the document. Twice: behind the
+stub scheduler (cheap, more examples) and behind a real Scheduler on PostgreSQL and Redis."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from brewd.config import ControlConfig
 from brewd.control.openapi import document
 from brewd.control.server import ControlThread
 from brewd.metrics import Metrics
+from tests.integration.control.conftest import MakeApi
 from tests.integration.control.stub_port import StubPort
 from tests.integration.control.unix_requests import unix_session
 
@@ -65,5 +67,27 @@ def assert_no_undocumented_server_error(response: schemathesis.Response, path: s
 )
 def test_api_matches_its_document(case: schemathesis.Case[Any], session: requests.Session) -> None:
     response = case.call(session=session, base_url="http://brewd")
+    assert_no_undocumented_server_error(response, case.formatted_path)
+    case.validate_response(response, checks=CHECKS)
+
+
+@pytest.fixture
+def real_session(make_api: MakeApi) -> Iterator[requests.Session]:
+    """A real Scheduler (real run records, real health) behind the socket, one per operation."""
+    client, _ = make_api()
+    with unix_session(client.socket_path) as http:
+        yield http
+
+
+@schema.parametrize()
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_real_scheduler_answers_match_the_document(
+    case: schemathesis.Case[Any], real_session: requests.Session
+) -> None:
+    response = case.call(session=real_session, base_url="http://brewd")
     assert_no_undocumented_server_error(response, case.formatted_path)
     case.validate_response(response, checks=CHECKS)
