@@ -1,7 +1,7 @@
 """The suite on a machine with no servers: the fixtures start embedded ones, or say what to do.
 
-"No servers" is simulated with a network namespace (unshare --net: 127.0.0.1 answers nothing),
-since the shared servers must keep running for everyone else.
+"No servers" is simulated with a network namespace (unshare --net, loopback up: 127.0.0.1 refuses
+every port), since the shared servers must keep running for everyone else.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ PROBE = "tests/integration/fallback_probe.py"
 
 
 def _pytest_without_servers(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("a network namespace needs root and unshare(1)")
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("a network namespace needs root, unshare(1) and ip(8)")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BREWD_TEST_")}
-    argv = ["unshare", "--net", sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    inside = 'ip link set lo up && exec "$@"'
+    argv = ["unshare", "--net", "sh", "-c", inside, "sh", sys.executable, "-m", "pytest", "-q"]
+    argv += ["-p", "no:cacheprovider"]
     return subprocess.run(
         [*argv, *args], cwd=REPO, env={**clean, **env}, capture_output=True, text=True, timeout=110
     )
