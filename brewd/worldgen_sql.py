@@ -2,7 +2,9 @@
 
 Every random choice is `pg_temp.r(row, salt)`, a hash of the row number and the seed, so a
 world depends only on (users, cafés, now, seed): no row order, plan or parallelism can change
-it. Parameters: %(now)s, %(users)s, %(cafes)s, and the arrays named in each statement.
+it. Rows go in in time order, as the API servers append them, so that the heap is laid out
+like a real table's (rows that expire together share pages). Parameters: %(now)s, %(users)s,
+%(cafes)s, and the arrays named in each statement.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ SELECT id, format('%%s_%%s_%%s', (%(words)s::text[])[1 + i %% 7],
        pg_temp.uid('c', cafe_i), expires_at, is_active, created_at,
        CASE WHEN is_active THEN created_at ELSE expires_at END
 FROM world_users
+ORDER BY created_at
 """
 
 # Past sessions: three a user on average (Poisson-spread, so some users visit on five or
@@ -87,6 +90,7 @@ FROM generate_series(0, 3 * %(users)s - 1) AS s
 JOIN world_users AS u ON u.i = floor(pg_temp.r(s, 10) * %(users)s)::bigint,
      LATERAL (SELECT u.created_at + (least(u.expires_at, %(now)s) - u.created_at)
                      * pg_temp.r(s, 11) AS started_at) AS t
+ORDER BY t.started_at
 """
 
 # Who is in the café now: 15% of live users, and half the users whose expiry has just passed
@@ -130,6 +134,7 @@ FROM (SELECT k, floor(pg_temp.r(k, 30) * %(users)s)::bigint AS from_i,
 JOIN world_users AS f ON f.i = src.from_i
 WHERE src.created_at BETWEEN f.created_at AND least(f.expires_at, %(now)s)
   AND pg_temp.peer(f.i, 0) IS NOT NULL
+ORDER BY src.created_at
 """
 
 MESSAGES = """
@@ -140,6 +145,7 @@ SELECT pg_temp.uid('m', m), u.id,
        u.created_at + (least(u.expires_at, %(now)s) - u.created_at) * pg_temp.r(m, 52)
 FROM generate_series(0, 2 * %(users)s - 1) AS m
 JOIN world_users AS u ON u.i = floor(pg_temp.r(m, 50) * %(users)s)::bigint
+ORDER BY 5
 """
 
 # 5% of live users hold a badge: 10% never expire, 30% expired in the last 2 days but are

@@ -38,14 +38,17 @@ def _refresh(ctx: JobContext, cached: BestEffortCache, rows: list[Row]) -> None:
     if cached.error is not None:
         return  # with Redis down there is nothing to write the counts to
     senders = sorted({row["from_user_id"] for row in rows})
-    counts = read(ctx, _RECOUNT, {"users": senders})
+    counts = dict.fromkeys(senders, 0)
+    counts.update(
+        (row["user_id"], row["live_sent"]) for row in read(ctx, _RECOUNT, {"users": senders})
+    )
     users = senders + sorted({row["to_user_id"] for row in rows})
     cached.run("poke cache refresh", lambda redis: _write(redis, users, counts))
 
 
-def _write(redis: Redis, users: list[UUID], counts: list[Row]) -> None:
+def _write(redis: Redis, users: list[UUID], counts: dict[UUID, int]) -> None:
     pipe = redis.pipeline(transaction=False)
     queue_delete(pipe, (cache.user_pokes_sent(user) for user in users))
     queue_delete(pipe, (cache.user_pokes_received(user) for user in users))
-    pipe.mset({cache.user_poke_count(row["user_id"]): row["live_sent"] for row in counts})
+    pipe.mset({cache.user_poke_count(user): count for user, count in counts.items()})
     pipe.execute()

@@ -1,7 +1,8 @@
 -- expireBadges, one batch: deactivate at most %(batch)s badges whose expiry has passed
 -- (badges with no expiry never expire); one row back per badge, naming its user.
 -- The pick walks badges_live_expires_at_idx (partial: is_active AND expires_at IS NOT NULL);
--- the update fetches the picked rows by key (see expire_users.sql for why an array).
+-- the update fetches the picked rows by key (see expire_users.sql for why an array, and why the
+-- condition is repeated).
 UPDATE badges
 SET is_active = false, updated_at = now()
 WHERE id = ANY (ARRAY(
@@ -10,6 +11,6 @@ WHERE id = ANY (ARRAY(
     WHERE is_active AND expires_at IS NOT NULL AND expires_at <= %(now)s
     ORDER BY expires_at
     LIMIT %(batch)s
-    FOR UPDATE SKIP LOCKED
 ))
+  AND is_active AND expires_at IS NOT NULL AND expires_at <= %(now)s
 RETURNING user_id

@@ -1,6 +1,7 @@
 -- expirePokes, purge batch: delete at most %(batch)s pokes that expired before the retention
 -- cutoff, for good. The pick walks pokes_expired_at_idx (partial: expired_at IS NOT NULL); the
--- delete fetches the picked rows by key (see expire_users.sql for why an array).
+-- delete fetches the picked rows by key (see expire_users.sql for why an array, and why the
+-- condition is repeated).
 DELETE FROM pokes
 WHERE id = ANY (ARRAY(
     SELECT id
@@ -8,6 +9,6 @@ WHERE id = ANY (ARRAY(
     WHERE expired_at IS NOT NULL AND expired_at < %(cutoff)s
     ORDER BY expired_at
     LIMIT %(batch)s
-    FOR UPDATE SKIP LOCKED
 ))
+  AND expired_at IS NOT NULL AND expired_at < %(cutoff)s
 RETURNING id

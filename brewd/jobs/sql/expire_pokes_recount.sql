@@ -1,6 +1,7 @@
--- expirePokes, after a batch: each sender's exact number of live sent pokes, zero included,
--- counted on pokes_live_from_idx (partial: expired_at IS NULL) for the cache.
-SELECT sender.id AS user_id,
-       (SELECT count(*) FROM pokes AS p
-        WHERE p.from_user_id = sender.id AND p.expired_at IS NULL) AS live_sent
-FROM unnest(%(users)s::uuid[]) AS sender (id)
+-- expirePokes, after a batch: each sender's exact number of live sent pokes, for the cache.
+-- One scan of pokes_live_from_idx (partial: expired_at IS NULL) with the senders as sorted
+-- array keys; senders with no live poke left have no row (the job counts them as zero).
+SELECT from_user_id AS user_id, count(*) AS live_sent
+FROM pokes
+WHERE from_user_id = ANY (%(users)s::uuid[]) AND expired_at IS NULL
+GROUP BY from_user_id

@@ -1,10 +1,12 @@
 -- expireUsers, one batch: deactivate at most %(batch)s users whose expiry has passed and close
 -- their open sessions at the user's expires_at; one row back per user expired.
 -- The pick walks users_live_expires_at_idx (partial: is_active) oldest expiry first and stops
--- at the limit; SKIP LOCKED leaves a row an API server is writing to the next batch or run
--- instead of waiting for it. The picked ids come back as an array so that the updates fetch
--- exactly those rows by key: joined as a set instead, the planner may hash-join against a
--- whole-table scan, and the cost would follow the table, not the rows expired.
+-- at the limit. The picked ids come back as an array so that the update fetches exactly those
+-- rows by key: joined as a set instead, the planner may hash-join against a whole-table scan,
+-- and the cost would follow the table, not the rows expired. The update repeats the pick's
+-- condition: should an API server renew a user between the pick and the update, PostgreSQL
+-- re-checks it on the newest row version and leaves that user alone. (No FOR UPDATE: one
+-- brewd runs a job at a time, and a lock per row would cost a WAL record per row.)
 WITH expired AS (
     UPDATE users
     SET is_active = false, updated_at = now()
@@ -14,8 +16,8 @@ WITH expired AS (
         WHERE is_active AND expires_at <= %(now)s
         ORDER BY expires_at
         LIMIT %(batch)s
-        FOR UPDATE SKIP LOCKED
     ))
+      AND is_active AND expires_at <= %(now)s
     RETURNING id, cafe_id, username
 ),
 -- Open sessions are found through user_sessions_open_user_idx (partial: ended_at IS NULL);
