@@ -8,6 +8,7 @@ reaper process that removes the directory when we die abruptly.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import subprocess
@@ -203,8 +204,12 @@ class EmbeddedServers:
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
         if self._reaper is not None:
-            self._tell_reaper("done")
-            assert self._reaper.stdin is not None
-            self._reaper.stdin.close()
-            self._reaper.wait(timeout)
+            # A reaper that died early (killed by hand) only costs us its safety net.
+            with contextlib.suppress(OSError):
+                self._tell_reaper("done")
+            with contextlib.suppress(OSError):
+                assert self._reaper.stdin is not None
+                self._reaper.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._reaper.wait(timeout)
             self._reaper = None

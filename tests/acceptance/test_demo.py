@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, Queue
+from typing import Any
 
 import psycopg
 import pytest
@@ -164,3 +165,23 @@ def test_the_demo_uses_the_servers_it_is_given(
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM cafes").fetchone() == (36,)
     assert not Path(demo.socket).exists()
+
+
+def test_the_demo_refuses_a_database_that_already_has_cafes(
+    pg: psycopg.Connection[Any], pg_dsn: str, redis_url: str
+) -> None:
+    pg.execute("INSERT INTO cafes (name) VALUES ('A real café')")
+    env = {**os.environ, "DATABASE_URL": pg_dsn, "REDIS_URL": redis_url}
+    run = subprocess.run(
+        [sys.executable, "-m", "brewd", "demo"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=START_DEADLINE,
+    )
+    assert run.returncode == 70
+    assert run.stderr.strip().splitlines()[-1] == (
+        "brewd: the database already has cafés: generate into an empty one"
+    )
+    assert pg.execute("SELECT count(*) AS n FROM cafes").fetchone() == {"n": 1}
