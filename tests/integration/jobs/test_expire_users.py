@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
+import psycopg
 import pytest
 import redis
 
 from brewd.adapters import cache as keys
 from brewd.errors import FenceLost, JobCancelled
 from brewd.jobs import ALL_JOBS, expire_users
-from brewd.jobs.base import load_sql
+from brewd.jobs.base import JobResult, load_sql
 from tests.integration.jobs.expiry_rows import (
     NOW,
     US,
@@ -223,3 +226,31 @@ def test_statements_use_the_partial_indexes(pg: Conn) -> None:
     assert uses_index(pg, expire, params, "user_sessions_open_user_idx")
     recount = load_sql("expire_users_recount")
     assert uses_index(pg, recount, {"cafes": [add_cafe(pg)]}, "users_cafe_active_idx")
+
+
+def test_a_user_renewed_during_the_batch_is_left_alone(
+    pg: Conn, pg_dsn: str, redis_url: str
+) -> None:
+    cafe = add_cafe(pg)
+    renewed = add_user(pg, cafe, NOW - HOUR)
+    expired = add_user(pg, cafe, NOW - 2 * HOUR)
+    results: list[JobResult] = []
+    with psycopg.connect(pg_dsn) as api, psycopg.connect(pg_dsn, autocommit=True) as watch:
+        # An API server renews the user; its transaction is still open when the job runs.
+        api.execute("UPDATE users SET expires_at = %s WHERE id = %s", (NOW + HOUR, renewed))
+        worker = threading.Thread(
+            target=lambda: results.append(expire_users.run(make_ctx(pg, redis_url)))
+        )
+        worker.start()
+        deadline = time.monotonic() + 10
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        while watch.execute(waiting).fetchone() != (1,):
+            assert time.monotonic() < deadline, "the job never waited for the renewal"
+        api.commit()
+        worker.join(timeout=10)
+    assert [r.affected_records for r in results] == [1]
+    states = {r["id"]: r["is_active"] for r in pg.execute("SELECT id, is_active FROM users")}
+    assert states == {renewed: True, expired: False}
