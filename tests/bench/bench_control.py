@@ -3,12 +3,14 @@ runs. Target: at least 2,000 requests/s, p99 under 25 ms.
 
     .venv/bin/python -m tests.bench.bench_control [--clients 50] [--seconds 5]
 
-The server runs in a child process (as in production, the clients do not share its CPU time
-or GIL): a real Scheduler with its loop, its SchedulerControl port and the ControlThread, on a
-fresh migrated PostgreSQL database (BREWD_TEST_PG_DSN) and Redis (BREWD_TEST_REDIS_URL).
-expirePokes is replaced by a job that holds a database connection in pg_sleep, so it is
-"running" for the whole measurement. The clients are raw asyncio streams, cheap enough that
-they are not what is measured.
+The server runs in a child process (tests/bench/control_servers.py; as in production, the
+clients do not share its CPU time or GIL): a real Scheduler with its loop, its SchedulerControl
+port and the ControlThread, on a fresh migrated PostgreSQL database (BREWD_TEST_PG_DSN) and
+Redis (BREWD_TEST_REDIS_URL). expirePokes is replaced by a job that holds a database connection
+in pg_sleep, so it is "running" for the whole measurement. The clients are raw asyncio streams
+on keep-alive connections, then with a new connection per request (what brewctl does). Last,
+the same clients run against a bare asyncio server answering the same bytes: the noise floor
+of this machine and of the clients themselves, printed beside the daemon's figures.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from typing import Any
 
@@ -29,10 +31,10 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
+from brewd.control.client import ControlClient
 from brewd.db import migrate
 
 ADMIN_DSN = os.environ.get("BREWD_TEST_PG_DSN") or "host=127.0.0.1 port=5432 user=postgres"
-REDIS_URL = os.environ.get("BREWD_TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 REQUEST = b"GET /api/scheduler/status HTTP/1.1\r\nHost: brewd\r\n\r\n"
 ONE_SHOT = b"GET /api/scheduler/status HTTP/1.1\r\nHost: brewd\r\nConnection: close\r\n\r\n"
 LENGTH = re.compile(rb"Content-Length: (\d+)", re.IGNORECASE)
@@ -92,81 +94,29 @@ async def load(path: str, clients: int, seconds: float, oneshot: bool) -> dict[s
     }
 
 
-# -- the server child -------------------------------------------------------------------------
-def serve(socket_path: str, dsn: str) -> None:
-    from brewd.adapters.cache import make_client
-    from brewd.adapters.pg import Database
-    from brewd.clock import SystemClock
-    from brewd.config import Config, ControlConfig, DatabaseConfig, RedisConfig
-    from brewd.control.server import ControlThread
-    from brewd.control.service import SchedulerControl
-    from brewd.jobs import ALL_JOBS
-    from brewd.jobs.base import JobContext, JobResult
-    from brewd.metrics import Metrics
-    from brewd.scheduler import Scheduler
-
-    class HeldJob:
-        """expirePokes stand-in: holds a pooled connection in pg_sleep until stopped."""
-
-        NAME = "expirePokes"
-
-        def run(self, ctx: JobContext) -> JobResult:
-            while not ctx.should_stop():
-                ctx.conn.execute("SELECT pg_sleep(0.2)")
-            return JobResult(0, "held for the benchmark")
-
-    config = Config(
-        database=DatabaseConfig(url=dsn, pool_max_size=8),
-        redis=RedisConfig(url=REDIS_URL),
-        control=ControlConfig(socket=socket_path),
+# -- the orchestrator ------------------------------------------------------------------------
+def baseline(directory: str, body: bytes, clients: int, seconds: float) -> dict[str, Any]:
+    path, body_file = os.path.join(directory, "floor.sock"), os.path.join(directory, "body")
+    with open(body_file, "wb") as f:
+        f.write(body)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.control_servers", "floor", path, body_file],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    db = Database(config.database, application_name="brewd-bench")
-    db.open(wait=True, timeout=10)
-    scheduler = Scheduler(
-        config=config,
-        db=db,
-        cache=make_client(config.redis),
-        jobs=dict(ALL_JOBS) | {"expirePokes": HeldJob()},
-        clock=SystemClock(),
-        metrics=Metrics(),
-        node="bench:1",
-    )
-    port = CountingPort(SchedulerControl(scheduler))
-    control = ControlThread(port, scheduler.metrics, config.control)
-    control.start(timeout=10)
-    stop = threading.Event()
-    loop = threading.Thread(target=scheduler.run, args=(stop,), daemon=True)
-    loop.start()
-    scheduler.runner.trigger("expirePokes", requested_by="benchmark")
-    print("READY", flush=True)
-    for line in sys.stdin:
-        if line.strip() == "calls":
-            print(f"CALLS {port.status_calls}", flush=True)
-    stop.set()
-    scheduler.wake()
-    control.stop(timeout=5)
-    scheduler.runner.shutdown(timeout=5)
-    db.close()
+    assert child.stdin is not None
+    assert child.stdout is not None
+    try:
+        assert child.stdout.readline().strip() == "READY"
+        return _timed_load(child.pid, path, clients, seconds, oneshot=False)
+    finally:
+        child.stdin.close()
+        child.wait(30)
+        for leftover in (path, body_file):
+            os.unlink(leftover) if os.path.exists(leftover) else None
 
 
-class CountingPort:
-    """Counts status() calls that reach the scheduler (to show what coalescing saves)."""
-
-    def __init__(self, port: Any) -> None:
-        self._port = port
-        self.node = port.node
-        self.status_calls = 0
-
-    def status(self) -> dict[str, Any]:
-        self.status_calls += 1
-        result: dict[str, Any] = self._port.status()
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._port, name)
-
-
-# -- the orchestrator ----------------------------------------------------------------------
 def _database() -> tuple[str, str]:
     name = f"brewd_bench_{os.getpid()}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
@@ -183,8 +133,6 @@ def _drop(name: str) -> None:
 
 
 def _status_running(path: str) -> bool:
-    from brewd.control.client import ControlClient
-
     body = ControlClient(path).request("GET", "/api/scheduler/status").body
     return any(job["name"] == "expirePokes" and job["running"] for job in body["jobs"])
 
@@ -213,19 +161,20 @@ def _line(label: str, r: dict[str, Any], clients: int) -> str:
     )
 
 
-def measure(clients: int, seconds: float) -> None:
-    name, dsn = _database()
-    directory = tempfile.mkdtemp(prefix="bb", dir="/tmp")
+def _against_the_daemon(
+    directory: str, dsn: str, clients: int, seconds: float
+) -> tuple[dict[str, dict[str, Any]], bytes, str]:
+    """Both load patterns against the server child; also its status body and call count."""
     path = os.path.join(directory, "brewd.sock")
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.bench.bench_control", "--serve", path, "--dsn", dsn],
+        [sys.executable, "-m", "tests.bench.control_servers", "daemon", path, dsn],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert child.stdin is not None
+    assert child.stdout is not None
     try:
-        assert child.stdin is not None
-        assert child.stdout is not None
         if child.stdout.readline().strip() != "READY":
             raise SystemExit("the benchmark server did not start")
         assert _status_running(path), "expirePokes should be running during the measurement"
@@ -236,19 +185,29 @@ def measure(clients: int, seconds: float) -> None:
             ),
         }
         assert _status_running(path), "expirePokes stopped before the end of the measurement"
+        body = ControlClient(path).request("GET", "/api/scheduler/status").raw
         child.stdin.write("calls\n")
         child.stdin.flush()
-        calls = child.stdout.readline().split()[1]
+        return results, body, child.stdout.readline().split()[1]
     finally:
-        if child.stdin:
-            child.stdin.close()
+        child.stdin.close()
         child.wait(30)
+
+
+def measure(clients: int, seconds: float) -> None:
+    name, dsn = _database()
+    directory = tempfile.mkdtemp(prefix="bb", dir="/tmp")
+    try:
+        results, body, calls = _against_the_daemon(directory, dsn, clients, seconds)
+        answered = sum(r["requests"] for r in results.values())
+        floor = baseline(directory, body, clients, seconds)
+    finally:
         _drop(name)
-        os.rmdir(directory) if os.path.isdir(directory) and not os.listdir(directory) else None
+        shutil.rmtree(directory, ignore_errors=True)
+    results["noise floor: the same bytes from a bare asyncio server"] = floor
     for label, result in results.items():
         print(_line(label, result, clients))
-    total = sum(r["requests"] for r in results.values())
-    print(f"  while expirePokes ran; {total} answers came from {calls} scheduler status() calls")
+    print(f"  while expirePokes ran; {answered} answers came from {calls} scheduler status() calls")
     print(
         f"  target: >= 2,000 req/s, p99 < 25 ms; load average {os.getloadavg()[0]:.1f} on "
         f"{os.cpu_count()} CPUs (a busy machine inflates the latencies)"
@@ -259,13 +218,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--serve", metavar="SOCKET", help=argparse.SUPPRESS)
-    parser.add_argument("--dsn", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, args.dsn)
-    else:
-        measure(args.clients, args.seconds)
+    measure(args.clients, args.seconds)
 
 
 if __name__ == "__main__":
