@@ -147,8 +147,9 @@ def _run_daemon(config: Config, args: argparse.Namespace, env: dict[str, str]) -
 
 
 class _AnnounceWhenReady(Notifier):
-    """Prints how to try the daemon at the moment it tells systemd it is ready: its control
-    socket is listening by then, so whoever reads the path can use it at once."""
+    """Prints how to try the daemon at the moment it tells systemd it is ready (its control
+    socket is listening by then, so whoever reads the path can use it at once); stops the
+    demo on a hangup."""
 
     def __init__(self, environ: Mapping[str, str], socket: str) -> None:
         super().__init__(environ)
@@ -159,6 +160,12 @@ class _AnnounceWhenReady(Notifier):
         if self._announce is not None:  # once: ready() is sent again after each reload
             _say_how_to_try(self._announce)
             self._announce = None
+
+    def reloading(self) -> None:
+        # A hangup here means the terminal closed, not "reload": left running, the demo and
+        # its servers would outlive the session. Turn it into the orderly stop of SIGTERM.
+        super().reloading()
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _run_every_job_once(daemon: Daemon) -> list[JobOutcome]:

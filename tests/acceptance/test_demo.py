@@ -125,8 +125,8 @@ def _assert_healthy(socket: str) -> None:
     assert body["redis"]["up"]
 
 
-def _stop(demo: Demo) -> None:
-    demo.process.send_signal(signal.SIGINT)
+def _stop(demo: Demo, sig: signal.Signals = signal.SIGINT) -> None:
+    demo.process.send_signal(sig)
     assert demo.process.wait(timeout=STOP_DEADLINE) == 0, demo.stderr.read_text()
 
 
@@ -154,14 +154,14 @@ def test_the_readme_demo_runs_every_job_serves_its_socket_and_stops_on_ctrl_c(
     assert not Path(directory).exists()
 
 
-def test_the_demo_uses_the_servers_it_is_given(
+def test_the_demo_uses_the_servers_it_is_given_and_stops_on_hangup(
     run_demo: RunDemo, pg_dsn: str, redis_url: str, cache: object
 ) -> None:
     demo = run_demo(DATABASE_URL=pg_dsn, REDIS_URL=redis_url)
     assert demo.output[0].startswith("Using the servers in DATABASE_URL and REDIS_URL")
     _assert_summary(demo)
     _assert_healthy(demo.socket)
-    _stop(demo)
+    _stop(demo, signal.SIGHUP)  # the terminal closed: the demo must not live on without it
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM cafes").fetchone() == (36,)
     assert not Path(demo.socket).exists()
