@@ -11,30 +11,47 @@ WITH hours AS (
 cafe AS (
     SELECT id AS cafe_id FROM cafes WHERE id = ANY (%(cafe_ids)s::uuid[]) AND is_active
 ),
--- Sessions that overlap the window. Open sessions are ongoing; an empty (or inverted) session
--- overlaps nothing. Two arms so that each uses its own index.
-touching AS (
-    SELECT s.user_id, s.started_at, s.ended_at
+-- Every row the metrics read, in one stream, so that users is joined once: sessions that
+-- overlap the window or ended in it, messages written and pokes sent in it. Each arm has its
+-- own index (ended_at, the open-session partial index, created_at).
+raw AS (
+    SELECT s.user_id, 'session' AS kind, s.started_at AS at, s.ended_at
     FROM user_sessions AS s
-    WHERE s.ended_at > %(start)s::timestamptz
-      AND s.ended_at > s.started_at
-      AND s.started_at < %(end)s::timestamptz
+    WHERE s.ended_at >= %(start)s::timestamptz
+      AND (s.started_at < %(end)s::timestamptz OR s.ended_at < %(end)s::timestamptz)
     UNION ALL
-    SELECT s.user_id, s.started_at, s.ended_at
+    SELECT s.user_id, 'session', s.started_at, NULL
     FROM user_sessions AS s
     WHERE s.ended_at IS NULL AND s.started_at < %(end)s::timestamptz
+    UNION ALL
+    SELECT m.user_id, 'message', m.created_at, NULL
+    FROM messages AS m
+    WHERE m.created_at >= %(start)s::timestamptz AND m.created_at < %(end)s::timestamptz
+    UNION ALL
+    SELECT p.from_user_id, 'poke', p.created_at, NULL
+    FROM pokes AS p
+    WHERE p.created_at >= %(start)s::timestamptz AND p.created_at < %(end)s::timestamptz
 ),
--- ... of the batch's cafés, one row per hour of the window they overlap.
+-- ... of the batch's cafés (a hash join on the café list, never a per-row array search).
+mine AS (
+    SELECT u.cafe_id, r.user_id, r.kind, r.at, r.ended_at
+    FROM raw AS r
+    JOIN users AS u ON u.id = r.user_id
+    JOIN cafe AS c ON c.cafe_id = u.cafe_id
+),
+-- Sessions, one row per hour of the window they overlap. Open sessions are ongoing; an empty
+-- (or inverted) session overlaps nothing.
 piece AS (
-    SELECT u.cafe_id, t.user_id, t.started_at, t.ended_at, g.h
-    FROM touching AS t
-    JOIN users AS u ON u.id = t.user_id
+    SELECT m.cafe_id, m.user_id, m.at AS started_at, m.ended_at, g.h
+    FROM mine AS m
     CROSS JOIN LATERAL generate_series(
-        date_trunc('hour', greatest(t.started_at, %(start)s::timestamptz), 'UTC'),
+        date_trunc('hour', greatest(m.at, %(start)s::timestamptz), 'UTC'),
         -- least() skips NULL: an open session runs to the end of the window
-        least(t.ended_at, %(end)s::timestamptz) - interval '1 microsecond',
+        least(m.ended_at, %(end)s::timestamptz) - interval '1 microsecond',
         interval '1 hour') AS g (h)
-    WHERE u.cafe_id = ANY (%(cafe_ids)s::uuid[])
+    WHERE m.kind = 'session'
+      AND m.at < %(end)s::timestamptz
+      AND (m.ended_at IS NULL OR (m.ended_at > %(start)s::timestamptz AND m.ended_at > m.at))
 ),
 -- Peak concurrency, exactly: a sweep over +1 at each start (at h for sessions already open)
 -- and -1 at each end inside the hour; at equal times ends come first, so a session ending at
@@ -52,46 +69,43 @@ peak AS (
     ) AS sweep
     GROUP BY cafe_id, h
 ),
--- Messages written and pokes sent in the window by the batch's cafés' users, by hour.
-said AS (
-    SELECT u.cafe_id, date_trunc('hour', m.created_at, 'UTC') AS h, m.user_id,
-           1 AS message, 0 AS poke
-    FROM messages AS m
-    JOIN users AS u ON u.id = m.user_id
-    WHERE m.created_at >= %(start)s::timestamptz AND m.created_at < %(end)s::timestamptz
-      AND u.cafe_id = ANY (%(cafe_ids)s::uuid[])
-    UNION ALL
-    SELECT u.cafe_id, date_trunc('hour', p.created_at, 'UTC'), p.from_user_id, 0, 1
-    FROM pokes AS p
-    JOIN users AS u ON u.id = p.from_user_id
-    WHERE p.created_at >= %(start)s::timestamptz AND p.created_at < %(end)s::timestamptz
-      AND u.cafe_id = ANY (%(cafe_ids)s::uuid[])
-),
 activity AS (
     SELECT cafe_id, h, count(DISTINCT user_id) AS active_users,
-           sum(message) AS total_messages, sum(poke) AS total_pokes
+           count(*) FILTER (WHERE kind = 'message') AS total_messages,
+           count(*) FILTER (WHERE kind = 'poke') AS total_pokes
     FROM (
-        SELECT cafe_id, h, user_id, 0 AS message, 0 AS poke FROM piece
+        SELECT cafe_id, h, user_id, 'session' AS kind FROM piece
         UNION ALL
-        SELECT cafe_id, h, user_id, message, poke FROM said
+        SELECT cafe_id, date_trunc('hour', at, 'UTC'), user_id, kind
+        FROM mine WHERE kind IN ('message', 'poke')
     ) AS anything
     GROUP BY cafe_id, h
 ),
 ended AS (
-    SELECT u.cafe_id, date_trunc('hour', s.ended_at, 'UTC') AS h,
-           avg(extract(epoch FROM s.ended_at - s.started_at))::float8 AS average_session_duration
-    FROM user_sessions AS s
-    JOIN users AS u ON u.id = s.user_id
-    WHERE s.ended_at >= %(start)s::timestamptz AND s.ended_at < %(end)s::timestamptz
-      AND u.cafe_id = ANY (%(cafe_ids)s::uuid[])
+    SELECT cafe_id, date_trunc('hour', ended_at, 'UTC') AS h,
+           avg(extract(epoch FROM ended_at - at))::float8 AS average_session_duration
+    FROM mine
+    WHERE kind = 'session'
+      AND ended_at >= %(start)s::timestamptz AND ended_at < %(end)s::timestamptz
     GROUP BY 1, 2
 ),
+-- Users present at some point of hour h: created_at < h+1 and expires_at > h. Bucketed first
+-- by (creation hour, last hour present), clamped to the window, so that each user is read once
+-- and only the buckets meet the hours: trunc(created_at) <= h and trunc(expires_at - 1 us) >= h.
 population AS (
-    SELECT u.cafe_id, hours.h, count(*) AS total_users
-    FROM users AS u
-    JOIN hours ON u.created_at < hours.h + interval '1 hour' AND u.expires_at > hours.h
-    WHERE u.cafe_id = ANY (%(cafe_ids)s::uuid[])
-      AND u.created_at < %(end)s::timestamptz AND u.expires_at > %(start)s::timestamptz
+    SELECT b.cafe_id, hours.h, sum(b.n) AS total_users
+    FROM (
+        SELECT u.cafe_id,
+               greatest(date_trunc('hour', u.created_at, 'UTC'), %(start)s::timestamptz) AS c,
+               least(date_trunc('hour', u.expires_at - interval '1 microsecond', 'UTC'),
+                     %(end)s::timestamptz) AS e,
+               count(*) AS n
+        FROM users AS u
+        JOIN cafe ON cafe.cafe_id = u.cafe_id
+        WHERE u.created_at < %(end)s::timestamptz AND u.expires_at > %(start)s::timestamptz
+        GROUP BY 1, 2, 3
+    ) AS b
+    JOIN hours ON b.c <= hours.h AND b.e >= hours.h
     GROUP BY 1, 2
 ),
 computed AS (
