@@ -21,7 +21,16 @@ class Metrics:
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock or SystemClock()
         self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
+        self._run_metrics(self.registry)
+        self._schedule_metrics(self.registry)
+        self._up = Gauge(
+            "brewd_up",
+            "1 when the dependency answers, else 0.",
+            ["dependency"],
+            registry=self.registry,
+        )
+
+    def _run_metrics(self, r: CollectorRegistry) -> None:
         self._runs = Counter(
             "brewd_job_runs", "Runs that ended, by job and outcome.", ["job", "status"], registry=r
         )
@@ -41,9 +50,11 @@ class Metrics:
             ["job"],
             registry=r,
         )
+
+    def _schedule_metrics(self, r: CollectorRegistry) -> None:
         self._next_run = Gauge(
             "brewd_job_next_run_timestamp_seconds",
-            "Unix time of the job's next slot (0: none, e.g. paused or disabled).",
+            "Unix time of the job's next slot (0: none, the job or the scheduler is disabled).",
             ["job"],
             registry=r,
         )
@@ -56,9 +67,6 @@ class Metrics:
         )
         self._missed = Counter(
             "brewd_missed_slots", "Slots not run, by job and reason.", ["job", "reason"], registry=r
-        )
-        self._up = Gauge(
-            "brewd_up", "1 when the dependency answers, else 0.", ["dependency"], registry=r
         )
         self._clock_jumps = Counter(
             "brewd_clock_jumps", "Wall-clock jumps that made the loop re-plan.", registry=r

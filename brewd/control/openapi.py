@@ -124,70 +124,60 @@ def _op(summary: str, ok: dict[str, Any], errors: list[str], **extra: Any) -> di
     return {"summary": summary, "responses": responses, **extra}
 
 
-def _paths() -> dict[str, Any]:
-    job_change = ["403", "404", "503"]
-    return {
-        "/health": {
-            "get": _op(
-                "database, Redis and scheduler health",
-                {
-                    "200": _json("healthy or degraded (Redis down)", "Health"),
-                    "503": _json("unhealthy: the database is unreachable", "Health"),
-                },
-                [],
-            )
+def _trigger() -> dict[str, Any]:
+    return _op(
+        "run a job now (root, the daemon's user or the admin group)",
+        {
+            "200": _json("the run succeeded", "RunRecord"),
+            "202": _json("started (wait=false)", "Accepted"),
+            "409": _json("the job is already running", "Error"),
+            "500": _json("the run failed: its record", "RunRecord"),
         },
+        ["400", "403", "404", "503"],
+        parameters=[_JOB, _WAIT],
+    )
+
+
+def _runs() -> dict[str, Any]:
+    records = {"type": "array", "items": _ref("RunRecord")}
+    return _op(
+        "recent runs, newest first",
+        {
+            "200": {
+                "description": "run records",
+                "content": {"application/json": {"schema": records}},
+            }
+        },
+        ["400", "404", "503"],
+        parameters=[_JOB, _LIMIT],
+    )
+
+
+def _change(verb: str) -> dict[str, Any]:
+    return _op(
+        f"{verb} the job's scheduled runs, cluster-wide, surviving restarts",
+        {"200": _json("the job's new state", "JobStatus")},
+        ["403", "404", "503"],
+        parameters=[_JOB],
+    )
+
+
+def _paths() -> dict[str, Any]:
+    health = {
+        "200": _json("healthy or degraded (Redis down)", "Health"),
+        "503": _json("unhealthy: the database is unreachable", "Health"),
+    }
+    metrics = {"200": {"description": "text format 0.0.4", "content": {"text/plain": {}}}}
+    return {
+        "/health": {"get": _op("database, Redis and scheduler health", health, [])},
         "/api/scheduler/status": {
             "get": _op("every job's schedule and state", {"200": _json("", "Status")}, ["503"])
         },
-        "/api/scheduler/trigger/{job}": {
-            "post": _op(
-                "run a job now (root, the daemon's user or the admin group)",
-                {
-                    "200": _json("the run succeeded", "RunRecord"),
-                    "202": _json("started (wait=false)", "Accepted"),
-                    "409": _json("the job is already running", "Error"),
-                    "500": _json("the run failed: its record", "RunRecord"),
-                },
-                ["400", *job_change],
-                parameters=[_JOB, _WAIT],
-            )
-        },
-        "/api/scheduler/jobs/{job}/runs": {
-            "get": _op(
-                "recent runs, newest first",
-                {
-                    "200": {
-                        "description": "run records",
-                        "content": {
-                            "application/json": {
-                                "schema": {"type": "array", "items": _ref("RunRecord")}
-                            }
-                        },
-                    }
-                },
-                ["400", "404", "503"],
-                parameters=[_JOB, _LIMIT],
-            )
-        },
-        **{
-            f"/api/scheduler/jobs/{{job}}/{verb}": {
-                "post": _op(
-                    f"{verb} the job's scheduled runs, cluster-wide, surviving restarts",
-                    {"200": _json("the job's new state", "JobStatus")},
-                    job_change,
-                    parameters=[_JOB],
-                )
-            }
-            for verb in ("pause", "resume")
-        },
-        "/metrics": {
-            "get": _op(
-                "Prometheus metrics",
-                {"200": {"description": "text format 0.0.4", "content": {"text/plain": {}}}},
-                [],
-            )
-        },
+        "/api/scheduler/trigger/{job}": {"post": _trigger()},
+        "/api/scheduler/jobs/{job}/runs": {"get": _runs()},
+        "/api/scheduler/jobs/{job}/pause": {"post": _change("pause")},
+        "/api/scheduler/jobs/{job}/resume": {"post": _change("resume")},
+        "/metrics": {"get": _op("Prometheus metrics", metrics, [])},
         "/openapi.json": {
             "get": _op("this document", {"200": {"description": "OpenAPI 3.1", "content": {}}}, [])
         },
