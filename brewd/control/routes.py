@@ -10,7 +10,7 @@ from aiohttp import web
 
 from brewd.control.calls import PortCalls
 from brewd.control.openapi import document
-from brewd.control.peer import groups_of, is_allowed, peer_of
+from brewd.control.peer import Peer, groups_of, is_allowed, peer_of
 from brewd.control.port import ControlPort
 from brewd.control.responses import encode, encoded_response, json_response
 from brewd.metrics import CONTENT_TYPE, Metrics
@@ -139,15 +139,26 @@ async def authorized(request: web.Request) -> str:
     """Who the peer is, if it may change things; 403 otherwise. Drains any (ignored) body."""
     access = request.app[ACCESS]
     peer = peer_of(request.transport.get_extra_info("socket") if request.transport else None)
-    if peer is None or not is_allowed(
-        peer, daemon_uid=access.daemon_uid, admin_gid=access.admin_gid, groups=groups_of(peer)
-    ):
+    who = await request.app[CALLS].call(_admitted, peer, access)
+    if who is None:
         raise web.HTTPForbidden(
             text="permission denied: trigger, pause and resume need root, the daemon's user, "
             "or membership of the admin group"
         )
     await _drain_body(request, access.body_timeout)
-    return peer.describe()
+    return who
+
+
+def _admitted(peer: Peer | None, access: Access) -> str | None:
+    """The peer's description if it is allowed (on a thread: /proc and user-database lookups)."""
+    if peer is None:
+        return None
+    privileged = peer.uid in (0, access.daemon_uid) or access.admin_gid is None
+    groups = set() if privileged else groups_of(peer)
+    allowed = is_allowed(
+        peer, daemon_uid=access.daemon_uid, admin_gid=access.admin_gid, groups=groups
+    )
+    return peer.describe() if allowed else None
 
 
 async def _drain_body(request: web.Request, timeout: float) -> Any:
