@@ -139,6 +139,9 @@ class Runner:
     def _claim(self, job: str, slot: datetime | None, trigger: str) -> tuple[Connection, RunRecord]:
         """The job's lock on a connection of its own, and its running row. Raises
         JobAlreadyRunning (another node runs it) or SlotTaken; returns the held connection."""
+        # Outcomes kept while the database was down go first: otherwise this claim would close
+        # their rows as 'abandoned' and the real error (e.g. the lost connection) would be lost.
+        self.flush_pending()
         conn = self.db.getconn(timeout=self.config().database.connect_timeout)
         try:
             if not self.ledger.try_lock(conn, job):
