@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from brewd import __version__
 from brewd.config import Config, effective_values
@@ -34,15 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[common], help="run the daemon in the foreground")
     run.set_defaults(func=_cmd_run)
-
-    db = sub.add_parser("db", help="database schema")
-    db_sub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
-    init = db_sub.add_parser(
-        "init",
-        parents=[common],
-        help="create or upgrade the schema (idempotent, safe on a live database)",
-    )
-    init.set_defaults(func=_cmd_db_init)
+    _add_db_commands(sub, common)
 
     plan = sub.add_parser(
         "plan", parents=[common], help="the coming slots of every job, with DST decisions"
@@ -62,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=_cmd_demo)
     return parser
+
+
+def _add_db_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
+    init = db_sub.add_parser(
+        "init",
+        parents=[common],
+        help="create or upgrade the schema (idempotent, safe on a live database)",
+    )
+    init.set_defaults(func=_cmd_db_init)
 
 
 def _common_options() -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ from brewd.clock import Clock
 from brewd.config import Config
 from brewd.errors import DatabaseError
 from brewd.history import History
+from brewd.housekeeping import Housekeeping
 from brewd.jobs.base import Job
 from brewd.ledger import Ledger
 from brewd.metrics import Metrics
@@ -31,8 +32,6 @@ from brewd.ticker import Ticker
 # recorded 'missed' with the reason, so nothing is dropped silently.
 LATE_AFTER_S = 60.0  # a slot dispatched later than this is labelled 'catchup', not 'schedule'
 CLOCK_JUMP_TOLERANCE_S = 5.0  # wall clock vs monotonic disagreement that counts as a jump
-HOUSEKEEPING_EVERY_S = 60.0  # abandoned-run sweep, pending outcomes, dependency gauges
-PRUNE_EVERY_S = 3600.0
 MAX_SLEEP_S = 300.0
 RESYNC_BACKOFF_S = (
     1.0,
@@ -87,18 +86,16 @@ class Scheduler:
             claude=claude,
         )
         self.ticker = Ticker()
+        self.housekeeping = Housekeeping(self.history, self.runner, metrics)
         self.plans = self._make_plans(config)
         self.synced = False  # the start-up catch-up against the ledger has been done
         self._resync_attempt = 0
         self._next_resync = 0.0
         self._last_wall: datetime | None = None
         self._last_mono = 0.0
-        self._last_housekeeping = float("-inf")
-        self._last_prune = float("-inf")
         self._last_watchdog = float("-inf")
         self.loop_beat = clock.monotonic()  # last time the loop went round
         self.started = clock.monotonic()
-        self.failures_last_hour = 0
         self._pending_config: Config | None = None
 
     def config(self) -> Config:
@@ -197,7 +194,8 @@ class Scheduler:
             try:
                 self.apply_pending_config(now)
                 self.tick(now, "clock_jump" if jumped else "late")
-                self._housekeeping(mono)
+                self.housekeeping.run(mono, self._config)
+                self._publish_next_runs()
             except Exception as exc:  # the loop must survive anything a tick does
                 logger.bind(event="tick_failed").opt(exception=exc).error("tick failed: {}", exc)
             self.loop_beat = mono
@@ -225,7 +223,7 @@ class Scheduler:
     def seconds_to_sleep(self, now: datetime, mono: float) -> float:
         dues = [p.next_due for p in self.plans.values() if p.next_due is not None and p.enabled]
         delay = min([(d - now).total_seconds() for d in dues], default=MAX_SLEEP_S)
-        delay = min(delay, MAX_SLEEP_S, self._last_housekeeping + HOUSEKEEPING_EVERY_S - mono)
+        delay = min(delay, MAX_SLEEP_S, self.housekeeping.due_in(mono))
         if not self.synced:
             delay = min(delay, max(self._next_resync - mono, 0.0))
         interval = self.notifier.watchdog_interval if self.notifier else None
@@ -233,26 +231,11 @@ class Scheduler:
             delay = min(delay, self._last_watchdog + interval - mono)
         return max(delay, 0.0)
 
-    # -- housekeeping and the watchdog -------------------------------------------------------
-    def _housekeeping(self, mono: float) -> None:
-        if mono - self._last_housekeeping < HOUSEKEEPING_EVERY_S:
-            return
-        self._last_housekeeping = mono
-        config = self._config
-        try:
-            self.runner.flush_pending()
-            self.history.sweep_abandoned({n: j.timeout for n, j in config.jobs.items()})
-            self.failures_last_hour = self.history.failures_last_hour()
-            if mono - self._last_prune >= PRUNE_EVERY_S:
-                self._last_prune = mono
-                self.history.prune(config.history.keep_runs, config.history.keep_days)
-            self.metrics.set_dependency_up("database", True)
-        except DatabaseError as exc:
-            self.metrics.set_dependency_up("database", False)
-            logger.bind(event="housekeeping_failed").warning("housekeeping: {}", exc)
+    def _publish_next_runs(self) -> None:
         for plan in self.plans.values():
             self.metrics.set_next_run(plan.name, plan.next_due if plan.enabled else None)
 
+    # -- the watchdog and the status line -------------------------------------------------------
     def overdue(self, now: datetime) -> list[str]:
         """Enabled jobs the loop should have fired by now, past their grace, or submitted runs
         the pool never started: "running but nothing fires"."""
@@ -281,7 +264,7 @@ class Scheduler:
         else:
             when, name = min(upcoming)
             head = f"next: {name} in {max(int((when - now).total_seconds()), 0)}s"
-        parts = [head, f"{self.failures_last_hour} failed in the last hour"]
+        parts = [head, f"{self.housekeeping.failures_last_hour} failed in the last hour"]
         if not self.synced:
             parts.append("degraded: database unreachable")
         return "; ".join(parts)
