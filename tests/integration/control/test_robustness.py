@@ -27,6 +27,9 @@ def test_wrong_method_is_405_json_with_allow(client: ControlClient) -> None:
     assert "error" in reply.body
     trigger = client.request("GET", "/api/scheduler/trigger/expirePokes")
     assert trigger.status == 405
+    request = b"PUT /api/scheduler/jobs/expirePokes/pause HTTP/1.1\r\nHost: x\r\n\r\n"
+    status, headers, body = rawhttp.exchange(client.socket_path, request)
+    assert (status, headers["Allow"], set(body)) == (405, "POST", {"error"})
 
 
 @pytest.mark.parametrize(
