@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from brewd.adapters.pg import Connection
+from brewd.adapters.pg import Connection, wrap_errors
 from brewd.errors import BrewdError, DatabaseError, JobCancelled, TransientDatabaseError
 from brewd.jobs.base import JobContext, JobResult
 from brewd.ledger import RunRecord
@@ -108,7 +108,8 @@ class Execution:
             fence=self._fence,
             claude=self.runner.claude,
         )
-        return self.runner.jobs[self.record.job].run(ctx)
+        with wrap_errors():  # a job's raw psycopg error is translated here, so it can be retried
+            return self.runner.jobs[self.record.job].run(ctx)
 
     def _fence(self, conn: Connection) -> None:
         self.runner.ledger.fence(conn, self.record.id)

@@ -33,6 +33,7 @@ class FakeJob:
         self.calls = 0
         self.before_batch: Callable[[int], None] | None = None
         self.sql: str | None = None
+        self.sql_once = False  # run `sql` on the first call only
 
     def run(self, ctx: JobContext) -> JobResult:
         self.calls += 1
@@ -41,7 +42,10 @@ class FakeJob:
             while not self.release.wait(0.02):
                 ctx.check_stop()
         if self.sql:
-            ctx.conn.execute(self.sql)  # type: ignore[arg-type]
+            statement = self.sql
+            if self.sql_once:
+                self.sql = None
+            ctx.conn.execute(statement)  # type: ignore[arg-type]
         for batch in range(self.batches):
             if self.before_batch:
                 self.before_batch(batch)

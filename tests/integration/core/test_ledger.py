@@ -198,3 +198,30 @@ def test_prune_keeps_the_newest_runs_per_job(
     assert a.history.prune(keep_runs=1000, keep_days=30) == 11
     newest = pg.execute("SELECT max(slot) AS s, count(*) AS n FROM job_runs").fetchone()
     assert newest["n"] == 1000
+
+
+def test_a_lost_connection_is_retried_on_a_new_one_holding_the_lock(
+    make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]], effects: Rows
+) -> None:
+    job = FakeJob("expirePokes")
+    job.sql = "SELECT pg_terminate_backend(pg_backend_pid())"  # the server drops the run's session
+    job.sql_once = True
+    a = make_scheduler({"expirePokes": job})
+    record = a.runner.trigger("expirePokes", "tester").future.result(timeout=30)
+    assert record["status"] == "succeeded"
+    assert job.calls == 2
+    assert len(effects()) == 1
+
+
+def test_a_non_transient_error_fails_the_run_and_the_next_one_succeeds(
+    make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]]
+) -> None:
+    job = FakeJob("expirePokes")
+    job.sql = "SELECT * FROM no_such_table"
+    a = make_scheduler({"expirePokes": job})
+    record = a.runner.trigger("expirePokes", "tester").future.result(timeout=10)
+    assert record["status"] == "failed"
+    assert "UndefinedTable" in record["error"]
+    assert job.calls == 1  # not retried
+    job.sql = None
+    assert a.runner.trigger("expirePokes", "t").future.result(timeout=10)["status"] == "succeeded"
