@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, Any
 
+from brewd.embedded.errors import EmbeddedServersError
 from brewd.embedded.privileges import Identity
 
 PR_SET_PDEATHSIG = 1
@@ -96,7 +97,11 @@ def spawn(
             **ids,
         )
 
-    return _in_long_lived_thread(call)
+    try:
+        return _in_long_lived_thread(call)
+    except OSError as exc:  # not executable, a noexec mount, a missing library loader...
+        who = f" as {identity.name}" if identity else ""
+        raise EmbeddedServersError(f"cannot run {argv[0]}{who}: {exc.strerror or exc}") from exc
 
 
 def stop(process: subprocess.Popen[bytes], sig: int, timeout: float) -> None:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -222,3 +223,22 @@ def test_a_socket_path_too_long_is_refused_and_leaves_nothing(tmp_path: Path) ->
         servers.start()
     assert list(deep.iterdir()) == []
     assert servers.postgres is None
+
+
+def test_a_binary_that_cannot_run_is_one_clear_error() -> None:
+    public = Path(tempfile.mkdtemp(prefix="brewd-bad-"))  # reachable by the server user
+    try:
+        bindir = public / "bin"
+        bindir.mkdir()
+        for name in ("initdb", "postgres"):  # executable bits, but no format the kernel runs
+            (bindir / name).write_bytes(b"\x7fELF not really")
+            (bindir / name).chmod(0o755)
+        public.chmod(0o755)
+        bindir.chmod(0o755)
+        servers = EmbeddedServers(environ={"BREWD_PG_BINDIR": str(bindir)})
+        with pytest.raises(EmbeddedServersError, match=r"cannot run .*initdb.*: Exec format"):
+            servers.start()
+        assert servers.directory is not None
+        assert not servers.directory.exists()
+    finally:
+        shutil.rmtree(public)
