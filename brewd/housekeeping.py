@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from loguru import logger
 
+from brewd.adapters.cache import Redis
+from brewd.adapters.cache import wrap_errors as wrap_cache_errors
 from brewd.config import Config
-from brewd.errors import DatabaseError
+from brewd.errors import CacheError, DatabaseError
 from brewd.history import History
 from brewd.metrics import Metrics
 from brewd.runner import Runner
@@ -18,8 +20,10 @@ PRUNE_EVERY_S = 3600.0
 class Housekeeping:
     """Periodic maintenance, driven by the loop's monotonic time."""
 
-    def __init__(self, history: History, runner: Runner, metrics: Metrics) -> None:
-        self.history, self.runner, self.metrics = history, runner, metrics
+    def __init__(self, history: History, runner: Runner, metrics: Metrics, cache: Redis) -> None:
+        self.history, self.runner, self.metrics, self.cache = history, runner, metrics, cache
+        self.database_up = True
+        self.redis_up = True
         self.last = float("-inf")
         self.last_prune = float("-inf")
         self.failures_last_hour = 0
@@ -38,7 +42,28 @@ class Housekeeping:
             if mono - self.last_prune >= PRUNE_EVERY_S:
                 self.last_prune = mono
                 self.history.prune(config.history.keep_runs, config.history.keep_days)
-            self.metrics.set_dependency_up("database", True)
+            self.database_up = True
         except DatabaseError as exc:
-            self.metrics.set_dependency_up("database", False)
+            self.database_up = False
             logger.bind(event="housekeeping_failed").warning("housekeeping: {}", exc)
+        self.redis_up = self._redis_answers()
+        self.metrics.set_dependency_up("database", self.database_up)
+        self.metrics.set_dependency_up("redis", self.redis_up)
+
+    def _redis_answers(self) -> bool:
+        try:
+            with wrap_cache_errors():
+                self.cache.ping()
+        except CacheError as exc:
+            if self.redis_up:  # log the change, not every minute of an outage
+                logger.bind(event="redis_down").warning("Redis does not answer: {}", exc)
+            return False
+        return True
+
+    def degraded(self) -> list[str]:
+        """Dependencies that failed at the last look, for the status line."""
+        return [
+            name
+            for name, up in (("database", self.database_up), ("redis", self.redis_up))
+            if not up
+        ]

@@ -86,7 +86,7 @@ class Scheduler:
             claude=claude,
         )
         self.ticker = Ticker()
-        self.housekeeping = Housekeeping(self.history, self.runner, metrics)
+        self.housekeeping = Housekeeping(self.history, self.runner, metrics, cache)
         self.plans = self._make_plans(config)
         self.synced = False  # the start-up catch-up against the ledger has been done
         self._resync_attempt = 0
@@ -265,8 +265,11 @@ class Scheduler:
             when, name = min(upcoming)
             head = f"next: {name} in {max(int((when - now).total_seconds()), 0)}s"
         parts = [head, f"{self.housekeeping.failures_last_hour} failed in the last hour"]
-        if not self.synced:
-            parts.append("degraded: database unreachable")
+        degraded = self.housekeeping.degraded()
+        if not self.synced and "database" not in degraded:
+            degraded.insert(0, "database")
+        if degraded:
+            parts.append("degraded: " + ", ".join(degraded))
         return "; ".join(parts)
 
     def wake(self) -> None:
