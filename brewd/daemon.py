@@ -65,8 +65,12 @@ class Daemon:
         reload_config: Callable[[], Config],
         jobs: Mapping[str, Job] = ALL_JOBS,
         clock: Clock | None = None,
+        on_ready: Callable[[], None] | None = None,
+        hangup_reloads: bool = True,
     ) -> None:
         self.config = config
+        self.on_ready = on_ready  # called once, when the socket listens and the loop runs
+        self.hangup_reloads = hangup_reloads  # False: SIGHUP stops (a terminal that closed)
         self.reload_config = reload_config
         self.notifier = Notifier(environ)
         self.db = Database(config.database)
@@ -100,6 +104,8 @@ class Daemon:
         loop = threading.Thread(target=self._loop, name="brewd-loop", daemon=True)
         loop.start()
         self.notifier.ready(self.scheduler.status_line(self.scheduler.clock.now()))
+        if self.on_ready is not None:
+            self.on_ready()
         logger.bind(event="daemon_started").info(
             "brewd {} started on {} (socket {}, scheduler {})",
             __version__,
@@ -124,7 +130,7 @@ class Daemon:
     def _wait_for_signals(self) -> None:
         while True:
             signum = signal.sigwait(HANDLED_SIGNALS)
-            if signum != signal.SIGHUP:
+            if signum != signal.SIGHUP or not self.hangup_reloads:
                 name = signal.Signals(signum).name
                 logger.bind(event="signal").info("{} received: shutting down", name)
                 return

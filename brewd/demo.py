@@ -28,7 +28,6 @@ from psycopg.rows import dict_row
 
 from brewd import worldgen
 from brewd.adapters.pg import wrap_errors
-from brewd.adapters.systemd import Notifier
 from brewd.clock import SystemClock
 from brewd.config import Config
 from brewd.daemon import HANDLED_SIGNALS, Daemon
@@ -126,7 +125,16 @@ def _run_daemon(config: Config, args: argparse.Namespace, env: dict[str, str]) -
     # As Daemon.run does, and before any thread exists, so that every thread inherits the mask
     # and a Ctrl-C from now on reaches the daemon's orderly shutdown.
     signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
-    daemon = Daemon(config, env, reload_config=lambda: load_config(args, env))
+    daemon = Daemon(
+        config,
+        env,
+        reload_config=lambda: load_config(args, env),
+        # Printed once the socket listens, so whoever reads the path can use it at once.
+        on_ready=lambda: _say_how_to_try(config.control.socket),
+        # A hangup means the terminal closed: left running, the demo and its servers would
+        # outlive the session, so it stops as on SIGTERM instead of reloading.
+        hangup_reloads=False,
+    )
     try:
         daemon.db.open(wait=True, timeout=config.database.connect_timeout)
         outcomes = _run_every_job_once(daemon)
@@ -140,32 +148,9 @@ def _run_daemon(config: Config, args: argparse.Namespace, env: dict[str, str]) -
     say()
     # The demo has just run every job: the schedule starts from the next slot, without the
     # start-up catch-up that would run them all again.
-    daemon.scheduler.synced = True
-    daemon.notifier = _AnnounceWhenReady(env, config.control.socket)
+    daemon.scheduler.start_from_now(daemon.scheduler.clock.now())
     set_level(config.logging.level)
     return daemon.run()
-
-
-class _AnnounceWhenReady(Notifier):
-    """Prints how to try the daemon at the moment it tells systemd it is ready (its control
-    socket is listening by then, so whoever reads the path can use it at once); stops the
-    demo on a hangup."""
-
-    def __init__(self, environ: Mapping[str, str], socket: str) -> None:
-        super().__init__(environ)
-        self._announce: str | None = socket
-
-    def ready(self, status: str) -> None:
-        super().ready(status)
-        if self._announce is not None:  # once: ready() is sent again after each reload
-            _say_how_to_try(self._announce)
-            self._announce = None
-
-    def reloading(self) -> None:
-        # A hangup here means the terminal closed, not "reload": left running, the demo and
-        # its servers would outlive the session. Turn it into the orderly stop of SIGTERM.
-        super().reloading()
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _run_every_job_once(daemon: Daemon) -> list[JobOutcome]:
