@@ -119,6 +119,8 @@ def _set_group(path: str, group: str, *, shown: str) -> None:
             f"{os.getegid()}; create the group or set control.group"
         )
         return
+    if os.stat(path).st_gid == gid:
+        return  # already ours (systemd's Group=brewd); the hardened unit filters chown anyway
     try:
         os.chown(path, -1, gid)
     except PermissionError:

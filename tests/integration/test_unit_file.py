@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -153,6 +154,10 @@ MDWE_CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("systemd") is None,
+    reason="systemd-python (the systemd extra) is not installed: it needs libsystemd-dev",
+)
 def test_python_and_brewd_dependencies_run_under_memory_deny_write_execute(
     pg_dsn: str, redis_url: str
 ) -> None:
