@@ -55,6 +55,9 @@ cp "$work/$deb" "$work/build.log" "$out/"
 echo "built $out/$deb"
 
 if [ "$lintian" = yes ]; then
+    if ! command -v lintian >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lintian >/dev/null
+    fi
     # Errors fail the build (SPEC §8); warnings and info are reported.
     status=0
     lintian --fail-on error --display-info "$out/$deb" >"$out/lintian.txt" 2>&1 || status=$?

@@ -15,12 +15,10 @@ if [ -z "$deb" ]; then
     deb=$(ls -t "$here"/build/brewd_*.deb | head -n1)
 fi
 deb=$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")
-for tool in debootstrap systemd-nspawn nsenter; do
-    command -v "$tool" >/dev/null || {
-        echo "test-systemd: $tool missing: apt-get install debootstrap systemd-container" >&2
-        exit 2
-    }
-done
+if ! command -v debootstrap >/dev/null || ! command -v systemd-nspawn >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap systemd-container >/dev/null
+fi
 
 tree=$("$here/bootstrap-tree.sh")
 work=$(mktemp -d /var/tmp/brewd-systemd.XXXXXX)
