@@ -13,6 +13,7 @@ from loguru import logger
 
 from brewd.adapters.journal import DEFAULT_SOCKET, JournalWriter
 from brewd.config import Config, LoggingConfig
+from brewd.logfiles import DegradingFile
 from brewd.redact import Redactor, secret_values, secrets_from_environ
 
 SYSLOG_IDENTIFIER = "brewd"
@@ -148,13 +149,12 @@ def setup_logging(
 def _add_file_sinks(directory: str) -> None:
     """error.log (WARNING and up) and combined.log; an unwritable directory is a warning."""
     added: list[int] = []
-    file_options = {"rotation": ROTATION, "retention": RETENTION, "encoding": "utf-8"}
     try:
         os.makedirs(directory, exist_ok=True)
         for name, accept in (("combined.log", _at_threshold), ("error.log", _warning_up)):
             path = os.path.join(directory, name)
-            options = {**_common(), **file_options}
-            added.append(logger.add(path, format=_line_format, filter=accept, **options))
+            sink = DegradingFile(path, rotation=ROTATION, retention=RETENTION, report=sys.stderr)
+            added.append(logger.add(sink, format=_line_format, filter=accept, **_common()))
     except OSError as exc:
         for handler_id in added:
             logger.remove(handler_id)

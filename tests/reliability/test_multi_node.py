@@ -81,7 +81,8 @@ def test_two_and_three_nodes_run_every_slot_once_and_a_frozen_node_cannot_commit
         soak_s = time.monotonic() - started
         for daemon in pair + trio:
             assert daemon.stop() == 0, daemon.output()[-3000:]
-        assert "abandoned" in reaped["error"] and "terminated" in reaped["error"], reaped
+        assert "ran past its timeout; its backend was terminated" in reaped["error"], reaped
+        assert done_when_reaped < 30_000  # the backlog was not finished when it froze
         # Nothing committed by the frozen node after it lost its claim.
         state = consistency(pg3)
         assert state["done"] == done_when_reaped, (state, done_when_reaped)
@@ -132,6 +133,7 @@ def check_messages(conn: Conn) -> None:
         "SELECT count(*) AS n FROM job_runs WHERE job = 'proactiveMessages'"
         " AND status = 'succeeded' AND affected_records > 0"
     ).fetchone()
-    assert cafes is not None and runs is not None
+    assert cafes is not None
+    assert runs is not None
     assert len(per_run) == runs["n"] >= SLOTS_WANTED - 1
     assert all(r["n"] == r["cafes"] == cafes["n"] for r in per_run), per_run
