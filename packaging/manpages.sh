@@ -3,6 +3,8 @@
 # the freshly built virtualenv; each subcommand's --help goes in a COMMANDS section.
 # Usage: packaging/manpages.sh VENV_DIR MAN_DIR VERSION
 set -eu
+# help2man decodes the help texts in its locale's encoding; they are UTF-8 ("café").
+export LC_ALL=C.UTF-8
 venv=$(cd "$1" && pwd)
 mandir=$2
 version=$3
@@ -16,9 +18,11 @@ page() {  # page PROGRAM ENTRY SECTION DESCRIPTION
     printf '#!/bin/sh\nexec %s -c "import sys; from %s import %s as m; sys.argv[0] = \\"%s\\"; sys.exit(m())" "$@"\n' \
         "$venv/bin/python" "${2%%:*}" "${2##*:}" "$1" >"$tmp/$1"
     chmod +x "$tmp/$1"
-    "$venv/bin/python" "$here/manhelp.py" "$2" >"$tmp/$1.h2m"
+    # NAME goes through the include file: help2man would mangle a non-ASCII --name argument.
+    printf '[NAME]\n%s \\- %s\n' "$1" "$4" >"$tmp/$1.h2m"
+    "$venv/bin/python" "$here/manhelp.py" "$2" >>"$tmp/$1.h2m"
     mkdir -p "$mandir/man$3"
-    help2man --no-info --no-discard-stderr --section="$3" --name="$4" \
+    help2man --no-info --no-discard-stderr --locale=C.UTF-8 --section="$3" \
         --version-string="$version" --include="$tmp/$1.h2m" \
         --output="$mandir/man$3/$1.$3" "$tmp/$1"
 }
