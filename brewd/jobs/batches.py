@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,15 +55,36 @@ def drain(
 
 
 class BestEffortCache:
-    """Redis work that follows a commit. A failure is logged (event cache_failed) and
-    remembered; the run's later cache steps are skipped, so a dead or hanging Redis costs the
-    run one timeout at most and never blocks or undoes database work."""
+    """Redis work that follows a commit, on one background thread, in submission order: a
+    batch's cache work overlaps the next batch's database work instead of adding to it.
+    A failure is logged (event cache_failed) and remembered; the run's later steps are
+    skipped, so a dead or hanging Redis costs the run one timeout at most and never blocks or
+    undoes database work. Use as a context manager: leaving it waits for every step."""
 
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brewd-cache")
+        self._pending: list[Future[None]] = []
         self.error: str | None = None
 
+    def __enter__(self) -> BestEffortCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.wait()
+        self._worker.shutdown()
+
     def run(self, what: str, step: Callable[[Redis], object]) -> None:
+        """Queue `step`; call only after the commit whose rows it reflects."""
+        self._pending.append(self._worker.submit(self._attempt, what, step))
+
+    def wait(self) -> None:
+        """Block until every queued step has run (or been skipped)."""
+        for future in self._pending:
+            future.result()
+        self._pending.clear()
+
+    def _attempt(self, what: str, step: Callable[[Redis], object]) -> None:
         if self.error is not None:
             return
         try:
@@ -74,6 +96,7 @@ class BestEffortCache:
 
     def note(self) -> str:
         """The suffix for the run's message: empty, or why the cache is not up to date."""
+        self.wait()
         return f"; cache update failed: {self.error}" if self.error else ""
 
 

@@ -12,7 +12,11 @@ _EXPIRE = load_sql("expire_badges")
 
 
 def run(ctx: JobContext) -> JobResult:
-    cached = BestEffortCache(ctx)
+    with BestEffortCache(ctx) as cached:
+        return _run(ctx, cached)
+
+
+def _run(ctx: JobContext, cached: BestEffortCache) -> JobResult:
     holders = 0
 
     def after_commit(rows: list[Row]) -> None:

@@ -18,7 +18,11 @@ _PURGE = load_sql("expire_pokes_purge")
 
 
 def run(ctx: JobContext) -> JobResult:
-    cached = BestEffortCache(ctx)
+    with BestEffortCache(ctx) as cached:
+        return _run(ctx, cached)
+
+
+def _run(ctx: JobContext, cached: BestEffortCache) -> JobResult:
     expired = drain(ctx, _EXPIRE, {"now": ctx.now}, lambda rows: _refresh(ctx, cached, rows))
     days = ctx.config.pokes.retention_days
     cutoff = ctx.now - timedelta(days=days)
@@ -36,7 +40,7 @@ def _refresh(ctx: JobContext, cached: BestEffortCache, rows: list[Row]) -> None:
     """After a batch's commit: drop both sides' poke lists and set each sender's count of
     live sent pokes from the database (a recount, so a drifted count is repaired)."""
     if cached.error is not None:
-        return  # with Redis down there is nothing to write the counts to
+        return  # Redis is known to be down: there is nothing to write the counts to
     senders = sorted({row["from_user_id"] for row in rows})
     counts = dict.fromkeys(senders, 0)
     counts.update(

@@ -7,9 +7,10 @@ from uuid import UUID
 
 from brewd.adapters import cache
 from brewd.adapters.cache import Redis
+from brewd.adapters.pg import wrap_errors
 from brewd.errors import FenceLost, JobCancelled
 from brewd.jobs.base import JobContext, JobResult, load_sql
-from brewd.jobs.batches import BestEffortCache, Row, drain, plural, queue_delete, read
+from brewd.jobs.batches import BestEffortCache, Row, drain, plural, queue_delete
 
 NAME = "expireUsers"
 
@@ -18,22 +19,27 @@ _RECOUNT = load_sql("expire_users_recount")
 
 
 def run(ctx: JobContext) -> JobResult:
-    cached = BestEffortCache(ctx)
+    with BestEffortCache(ctx) as cached:
+        return _run(ctx, cached)
+
+
+def _run(ctx: JobContext, cached: BestEffortCache) -> JobResult:
     cafes: set[UUID] = set()
-    sessions = 0
+    sessions = expired = 0
 
     def after_commit(rows: list[Row]) -> None:
-        nonlocal sessions
+        nonlocal sessions, expired
         sessions += rows[0]["sessions_closed"]
+        expired += len(rows)
         cafes.update(row["cafe_id"] for row in rows)
         cached.run("cache cleanup of expired users", lambda redis: _forget(redis, rows))
 
     try:
         done = drain(ctx, _EXPIRE, {"now": ctx.now}, after_commit)
     except (JobCancelled, FenceLost):
-        _recount(ctx, cached, cafes)  # the batches already committed still get exact counts
+        _recount(ctx, cached, cafes, expired)  # committed batches still get exact counts
         raise
-    _recount(ctx, cached, cafes)
+    _recount(ctx, cached, cafes, expired)
     if not done.rows:
         return JobResult(0, "no users to expire" + cached.note())
     return JobResult(
@@ -57,11 +63,23 @@ def _forget(redis: Redis, rows: list[Row]) -> None:
     pipe.execute()
 
 
-def _recount(ctx: JobContext, cached: BestEffortCache, cafes: set[UUID]) -> None:
+def _recount(ctx: JobContext, cached: BestEffortCache, cafes: set[UUID], expired: int) -> None:
     """Set each touched café's active-user count from the database: a recount, never a
     decrement, so a count that drifted (or a missed run) is repaired, not compounded."""
+    cached.wait()
     if not cafes or cached.error is not None:
         return  # with Redis down there is nothing to write the counts to
-    counts = read(ctx, _RECOUNT, {"cafes": sorted(cafes)})
-    mapping = {cache.cafe_active_user_count(row["cafe_id"]): row["active_users"] for row in counts}
+    counts = dict.fromkeys(cafes, 0)
+    with wrap_errors(), ctx.conn.transaction():
+        if expired >= ctx.config.database.batch_size:
+            # A backlog this large has just cleared the all-visible bit of most pages of
+            # users, so an index-only scan would visit the heap once per user; a bitmap scan
+            # visits each page once (measured at 1M users after 29,680 expired, 1,000 cafés:
+            # 0.24 s instead of 0.5 to 0.8 s). After a usual run the index-only scan the
+            # planner picks is the faster (1,000 expired: 0.06 s instead of 0.12 s).
+            ctx.conn.execute("SET LOCAL enable_indexscan = off")
+            ctx.conn.execute("SET LOCAL enable_indexonlyscan = off")
+        rows = ctx.conn.execute(_RECOUNT, {"cafes": sorted(cafes)}).fetchall()
+    counts.update((row["cafe_id"], row["active_users"]) for row in rows)
+    mapping = {cache.cafe_active_user_count(cafe): count for cafe, count in counts.items()}
     cached.run("active user recount", lambda redis: redis.mset(mapping))
