@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -72,6 +73,8 @@ def _from_file(path: str, *, required: bool) -> dict[str, _Raw]:
         raise ConfigError(f"config file {path}: cannot read it ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path}: not UTF-8 text (byte {exc.start})") from None
     return _flatten(document, path)
 
 
@@ -222,6 +225,7 @@ def _validate(config: Config) -> None:
         )
     if config.proactive.max_retries < 0:
         _fail("proactive.max_retries", config.proactive.max_retries, "must be 0 or more")
+    _check_endpoints(config)
     for key, value in _positives(config):
         _positive(key, value)
 
@@ -244,6 +248,27 @@ def _positives(config: Config) -> list[tuple[str, float]]:
         ("proactive.daily_limit", config.proactive.daily_limit),
         ("proactive.min_interval", config.proactive.min_interval),
     ]
+
+
+def _check_endpoints(config: Config) -> None:
+    """URLs and paths that would otherwise fail only later, half started (secrets masked)."""
+    if urlsplit(config.redis.url).scheme not in ("redis", "rediss", "unix"):
+        _fail("redis.url", "***", "expected a redis://, rediss:// or unix:// URL")
+    if config.database.url:
+        from psycopg import ProgrammingError, conninfo  # only here: the import costs ~50 ms
+
+        try:
+            conninfo.conninfo_to_dict(config.database.url)
+        except ProgrammingError:
+            _fail("database.url", "***", "not a PostgreSQL URL or key=value connection string")
+    socket_path = os.fsencode(os.path.abspath(config.control.socket))
+    if not config.control.socket or len(socket_path) > 100:  # the kernel's limit is 107
+        _fail("control.socket", config.control.socket, "expected a path of 1 to 100 bytes")
+    if not config.proactive.model.strip():
+        _fail("proactive.model", config.proactive.model, "must not be empty")
+    base = config.proactive.base_url
+    if base is not None and urlsplit(base).scheme not in ("http", "https"):
+        _fail("proactive.base_url", base, "expected an http:// or https:// URL")
 
 
 def check_cron(key: str, expression: str) -> None:

@@ -33,10 +33,15 @@ SCRUBBED = (
 )
 
 
-def daemon_env(**extra: str) -> dict[str, str]:
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test's environment without anything that configures brewd, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
-    env = {k: v for k, v in env.items() if not k.startswith("PG") or k == "PGTZ"}
-    return env | {"BREWD_CONTROL_GROUP": "root", "LOG_LEVEL": "debug"} | extra
+    env = {k: v for k, v in env.items() if not k.startswith(("PG", "BREWD_")) or k == "PGTZ"}
+    return env | extra
+
+
+def daemon_env(**extra: str) -> dict[str, str]:
+    return clean_env(BREWD_CONTROL_GROUP="root", LOG_LEVEL="debug") | extra
 
 
 class DaemonProcess:
