@@ -18,6 +18,7 @@ NAME = "aggregateAnalytics"
 _NEWEST = load_sql("aggregate_analytics_newest")
 _CAFES = load_sql("aggregate_analytics_cafes")
 _UPSERT = load_sql("aggregate_analytics")
+_INVERTED = load_sql("aggregate_analytics_inverted")
 
 
 def run(ctx: JobContext) -> JobResult:
@@ -33,7 +34,19 @@ def run(ctx: JobContext) -> JobResult:
         outcomes.update(row["outcome"] for row in rows)
         cache.run("analytics cache", partial(_cache, rows=rows))
     changed = outcomes["inserted"] + outcomes["updated"]
-    return JobResult(changed, _message(start, end, len(cafe_ids), outcomes) + cache.note())
+    message = _message(start, end, len(cafe_ids), outcomes) + _inverted(ctx, start, end)
+    return JobResult(changed, message + cache.note())
+
+
+def _inverted(ctx: JobContext, start: datetime, end: datetime) -> str:
+    """Sessions of the window that end before they start: left out, said once per run."""
+    count = read(ctx, _INVERTED, {"start": start, "end": end})[0]["n"]
+    if not count:
+        return ""
+    verb = "it starts" if count == 1 else "they start"
+    note = f"; ignored {plural(count, 'session')} ending before {verb}"
+    ctx.log.bind(event="bad_sessions").warning("{}", note.removeprefix("; "))
+    return note
 
 
 def _upsert(ctx: JobContext, batch: Batch) -> list[dict[str, Any]]:

@@ -87,6 +87,8 @@ ended AS (
     FROM mine
     WHERE kind = 'session'
       AND ended_at >= %(start)s::timestamptz AND ended_at < %(end)s::timestamptz
+      -- a session that ends before it starts (a bad row) has no duration: it is left out
+      AND ended_at >= at
     GROUP BY 1, 2
 ),
 -- Users present at some point of hour h: created_at < h+1 and expires_at > h. Bucketed first
