@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import NoReturn
 
 from brewd import __version__
 from brewd.config import Config, effective_values
@@ -21,55 +21,82 @@ EX_SOFTWARE = 70
 EX_CONFIG = 78  # systemd's RestartPreventExitStatus=78: a bad config must not restart-loop
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose bad command line exits EX_USAGE (64), as the epilog says, not 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be an integer greater than 0")
+    return int(text)
+
+
+EPILOG = (
+    "Exit status: 0 ok, 64 usage, 69 database unreachable, 70 internal error, 78 bad configuration."
+)
+
+Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="brewd",
         description="Background-jobs daemon of Brew Me In: expiry, badges, analytics and the "
         "café host, on a cron schedule, exactly once per slot across nodes.",
-        epilog="Exit status: 0 ok, 64 usage, 69 database unreachable, 70 internal error, "
-        "78 bad configuration.",
+        epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"brewd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    common = _common_options()
+    common = [_common_options()]
 
-    run = sub.add_parser("run", parents=[common], help="run the daemon in the foreground")
-    run.set_defaults(func=_cmd_run)
-    _add_db_commands(sub, common)
+    def add(
+        parent: argparse._SubParsersAction[_Parser], name: str, func: Command, text: str
+    ) -> argparse.ArgumentParser:
+        command = parent.add_parser(
+            name, parents=common, help=text, description=text, epilog=EPILOG
+        )
+        command.set_defaults(func=func)
+        return command
 
-    plan = sub.add_parser(
-        "plan", parents=[common], help="the coming slots of every job, with DST decisions"
+    add(sub, "run", _cmd_run, "run the daemon in the foreground (what systemd starts)")
+    db = sub.add_parser("db", help="database schema", description="database schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
+    add(
+        db_sub,
+        "init",
+        _cmd_db_init,
+        "create or upgrade the schema (idempotent, safe on a live database)",
     )
-    plan.add_argument("--hours", type=int, default=24, help="how far ahead (default 24)")
-    plan.set_defaults(func=_cmd_plan)
-
-    check = sub.add_parser(
+    plan = add(
+        sub,
+        "plan",
+        _cmd_plan,
+        "the coming slots of every job in local time and UTC, with DST decisions",
+    )
+    plan.add_argument(
+        "--hours", type=_positive_int, default=24, metavar="N", help="how far ahead (default 24)"
+    )
+    add(
+        sub,
         "check-config",
-        parents=[common],
-        help="validate the configuration and print the effective values, secrets masked",
+        _cmd_check_config,
+        "validate the configuration and print the effective values, secrets masked",
     )
-    check.set_defaults(func=_cmd_check_config)
-
-    demo = sub.add_parser(
-        "demo", parents=[common], help="zero-setup demo: real servers, a café world, every job"
+    add(
+        sub,
+        "demo",
+        _cmd_demo,
+        "zero-setup demo: real servers, a café world, every job run once, then the daemon",
     )
-    demo.set_defaults(func=_cmd_demo)
     return parser
 
 
-def _add_db_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    db = sub.add_parser("db", help="database schema")
-    db_sub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
-    init = db_sub.add_parser(
-        "init",
-        parents=[common],
-        help="create or upgrade the schema (idempotent, safe on a live database)",
-    )
-    init.set_defaults(func=_cmd_db_init)
-
-
-def _common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _common_options() -> _Parser:
+    common = _Parser(add_help=False)
     common.add_argument(
         "--config",
         metavar="PATH",
@@ -86,7 +113,8 @@ def _common_options() -> argparse.ArgumentParser:
         metavar="SECTION.KEY=VALUE",
         action="append",
         default=[],
-        help="override any setting, e.g. --set scheduler.timezone=Europe/Paris",
+        help="override any setting (env BREWD_SECTION_KEY), "
+        "e.g. --set scheduler.timezone=Europe/Paris",
     )
     return common
 
@@ -145,8 +173,6 @@ def _cmd_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 def _cmd_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from brewd.plan import print_plan
 
-    if args.hours <= 0:
-        raise ConfigError(f"--hours {args.hours}: must be greater than 0")
     return print_plan(load_config(args, environ), hours=args.hours)
 
 
@@ -154,9 +180,6 @@ def _cmd_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from brewd.demo import run_demo
 
     return run_demo(args, environ)
-
-
-Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
