@@ -91,13 +91,18 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     add("health", _health, "database, Redis and scheduler health")
     trigger = add("trigger", _trigger, "run a job now and print its result")
     trigger.add_argument("job", metavar="JOB")
-    trigger.add_argument("--no-wait", action="store_true", help="return once the run started")
+    trigger.add_argument(
+        "--no-wait", action="store_true", help="return once the run is claimed, with its id"
+    )
     history = add("history", _history, "recent runs of a job, newest first")
     history.add_argument("job", metavar="JOB")
-    history.add_argument("-n", type=_limit, default=20, metavar="N", help="runs (default 20)")
-    for verb, text in (("pause", "stop"), ("resume", "restart")):
-        change = add(verb, _pause if verb == "pause" else _resume, f"{text} a job's runs")
-        change.add_argument("job", metavar="JOB")
+    history.add_argument(
+        "-n", type=_limit, default=20, metavar="N", help="how many runs, 1 to 1000 (default 20)"
+    )
+    pause = add("pause", _pause, "stop a job's scheduled runs, cluster-wide, surviving restarts")
+    pause.add_argument("job", metavar="JOB")
+    resume = add("resume", _resume, "restart a paused job's scheduled runs, cluster-wide")
+    resume.add_argument("job", metavar="JOB")
     return parser
 
 
@@ -155,6 +160,8 @@ def exit_code(command: str, reply: Reply) -> int:
         return EXIT_OK
     if command == "health" and reply.status == 503:
         return EXIT_DAEMON_ERROR  # unhealthy: the database is unreachable
+    if reply.status == 500 and _error_of(reply.body) is not None:
+        return EXIT_DAEMON_ERROR  # the daemon's last-resort 500, not a failed run's record
     return HTTP_EXIT.get(reply.status, EXIT_DAEMON_ERROR)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brewd import cli
-from brewd.control.client import DEFAULT_SOCKET
+from brewd.control.client import DEFAULT_SOCKET, Reply
 
 
 def parse(*argv: str, environ: dict[str, str] | None = None) -> object:
@@ -64,3 +64,11 @@ def test_unreachable_socket_is_exit_6_naming_the_path_and_the_cause(
     err = capsys.readouterr().err
     assert f"no control socket at {path}" in err
     assert "brewd is not running" in err
+
+
+def test_a_failed_run_is_exit_1_but_the_daemons_own_500_is_exit_7() -> None:
+    failed_run = Reply(500, {"id": 7, "status": "failed", "error": "boom"}, b"")
+    internal = Reply(500, {"error": "internal error (logged by the daemon)"}, b"")
+    assert cli.exit_code("trigger", failed_run) == cli.EXIT_JOB_FAILED
+    assert cli.exit_code("trigger", internal) == cli.EXIT_DAEMON_ERROR
+    assert cli.exit_code("status", internal) == cli.EXIT_DAEMON_ERROR
