@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
@@ -80,20 +79,12 @@ async def runs(request: web.Request) -> web.Response:
     return json_response(await request.app[CALLS].call(port.runs, request.match_info["job"], limit))
 
 
-@routes.post("/api/scheduler/jobs/{job}/pause")
-async def pause(request: web.Request) -> web.Response:
+@routes.post("/api/scheduler/jobs/{job}/{action:pause|resume}")
+async def pause_or_resume(request: web.Request) -> web.Response:
     who = await authorized(request)
     port, calls = request.app[PORT], request.app[CALLS]
-    entry = await calls.call(port.pause, request.match_info["job"], by=who)
-    calls.changed()
-    return json_response(entry)
-
-
-@routes.post("/api/scheduler/jobs/{job}/resume")
-async def resume(request: web.Request) -> web.Response:
-    who = await authorized(request)
-    port, calls = request.app[PORT], request.app[CALLS]
-    entry = await calls.call(port.resume, request.match_info["job"], by=who)
+    change = port.pause if request.match_info["action"] == "pause" else port.resume
+    entry = await calls.call(change, request.match_info["job"], by=who)
     calls.changed()
     return json_response(entry)
 
@@ -161,12 +152,12 @@ def _admitted(peer: Peer | None, access: Access) -> str | None:
     return peer.describe() if allowed else None
 
 
-async def _drain_body(request: web.Request, timeout: float) -> Any:
+async def _drain_body(request: web.Request, timeout: float) -> None:
     """These routes take no body; read any that came, within the size and time limits."""
     if not request.body_exists:
-        return None
+        return
     try:
         async with asyncio.timeout(timeout):
-            return await request.read()  # over client_max_size: 413
+            await request.read()  # over client_max_size: 413
     except TimeoutError:
         raise web.HTTPRequestTimeout(text="the request body did not arrive in time") from None
