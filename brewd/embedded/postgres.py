@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import IO
 
@@ -19,7 +18,6 @@ from brewd.embedded.privileges import Identity
 SUPERUSER = "brewd"
 DATABASE = "brewd"
 PORT = 5432  # only names the socket file (.s.PGSQL.5432) in our private directory
-POLL = 0.05  # seconds between readiness probes, spent waiting on the process itself
 
 # Throwaway data: durability off, no TCP, shared memory in the data directory (Docker's small
 # /dev/shm and leftovers in it after a crash are both avoided).
@@ -94,20 +92,19 @@ def start(
 
 def wait_ready(process: subprocess.Popen[bytes], socket_dir: Path, deadline: float) -> None:
     """The socket file appears before recovery ends: ready means SELECT 1 answers."""
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            with psycopg.connect(admin_conninfo(socket_dir), connect_timeout=2) as conn:
-                conn.execute("SELECT 1")
-                return
-        except psycopg.OperationalError as exc:
-            last = exc
-        try:
-            process.wait(POLL)
-        except subprocess.TimeoutExpired:
-            continue
-        raise EmbeddedServersError(f"postgres exited with status {process.returncode}")
-    raise EmbeddedServersError(f"postgres did not accept connections in time ({last})")
+
+    def probe() -> None:
+        with psycopg.connect(admin_conninfo(socket_dir), connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+
+    spawn.wait_ready(
+        process,
+        probe,
+        not_yet=psycopg.OperationalError,
+        what="postgres",
+        answer="accept connections",
+        deadline=deadline,
+    )
 
 
 def create_database(socket_dir: Path, name: str = DATABASE) -> None:

@@ -14,6 +14,7 @@ import os
 import queue
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -23,6 +24,7 @@ from brewd.embedded.errors import EmbeddedServersError
 from brewd.embedded.privileges import Identity
 
 PR_SET_PDEATHSIG = 1
+POLL = 0.05  # seconds between readiness probes, spent waiting on the process itself
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -114,6 +116,32 @@ def stop(process: subprocess.Popen[bytes], sig: int, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes],
+    probe: Callable[[], object],
+    *,
+    not_yet: type[Exception],
+    what: str,
+    answer: str,
+    deadline: float,
+) -> None:
+    """Probe until it succeeds (`not_yet` means try again), between waits on the process
+    itself, so a server that exits is reported at once rather than at the deadline."""
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            probe()
+            return
+        except not_yet as exc:
+            last = exc
+        try:
+            process.wait(POLL)
+        except subprocess.TimeoutExpired:
+            continue
+        raise EmbeddedServersError(f"{what} exited with status {process.returncode}")
+    raise EmbeddedServersError(f"{what} did not {answer} in time ({last})")
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -5,16 +5,12 @@ from __future__ import annotations
 import signal
 import socket as sockets
 import subprocess
-import time
 from pathlib import Path
 from typing import IO
 
 from brewd.embedded import spawn
 from brewd.embedded.binaries import RedisBinary
-from brewd.embedded.errors import EmbeddedServersError
 from brewd.embedded.privileges import Identity
-
-POLL = 0.05
 
 
 def start(
@@ -47,19 +43,14 @@ def ping(socket: Path, timeout: float = 2.0) -> None:
 
 
 def wait_ready(process: subprocess.Popen[bytes], socket: Path, deadline: float) -> None:
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            ping(socket)
-            return
-        except OSError as exc:
-            last = exc
-        try:
-            process.wait(POLL)
-        except subprocess.TimeoutExpired:
-            continue
-        raise EmbeddedServersError(f"the Redis server exited with status {process.returncode}")
-    raise EmbeddedServersError(f"the Redis server did not answer PING in time ({last})")
+    spawn.wait_ready(
+        process,
+        lambda: ping(socket),
+        not_yet=OSError,
+        what="the Redis server",
+        answer="answer PING",
+        deadline=deadline,
+    )
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
