@@ -5,8 +5,8 @@
 -- condition is repeated).
 UPDATE pokes
 SET expired_at = %(now)s
-WHERE id = ANY (ARRAY(
-    SELECT id
+WHERE ctid = ANY (ARRAY(
+    SELECT ctid
     FROM pokes
     WHERE expired_at IS NULL AND expires_at <= %(now)s
     ORDER BY expires_at

@@ -1,10 +1,10 @@
 -- expirePokes, purge batch: delete at most %(batch)s pokes that expired before the retention
 -- cutoff, for good. The pick walks pokes_expired_at_idx (partial: expired_at IS NOT NULL); the
--- delete fetches the picked rows by key (see expire_users.sql for why an array, and why the
+-- delete fetches the picked rows by address (see expire_users.sql for why, and why the
 -- condition is repeated).
 DELETE FROM pokes
-WHERE id = ANY (ARRAY(
-    SELECT id
+WHERE ctid = ANY (ARRAY(
+    SELECT ctid
     FROM pokes
     WHERE expired_at IS NOT NULL AND expired_at < %(cutoff)s
     ORDER BY expired_at

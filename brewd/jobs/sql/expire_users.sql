@@ -1,17 +1,19 @@
 -- expireUsers, one batch: deactivate at most %(batch)s users whose expiry has passed and close
 -- their open sessions at the user's expires_at; one row back per user expired.
 -- The pick walks users_live_expires_at_idx (partial: is_active) oldest expiry first and stops
--- at the limit. The picked ids come back as an array so that the update fetches exactly those
--- rows by key: joined as a set instead, the planner may hash-join against a whole-table scan,
--- and the cost would follow the table, not the rows expired. The update repeats the pick's
--- condition: should an API server renew a user between the pick and the update, PostgreSQL
--- re-checks it on the newest row version and leaves that user alone. (No FOR UPDATE: one
--- brewd runs a job at a time, and a lock per row would cost a WAL record per row.)
+-- at the limit. The picked rows come back as an array of row addresses (ctid) so that the
+-- update fetches exactly those heap tuples (a TID scan): joined as a set instead, the planner
+-- may hash-join against a whole-table scan, and the cost would follow the table, not the rows
+-- expired; by primary key, each row would cost an index descent more. The update repeats the
+-- pick's condition: should an API server write a picked row between the pick and the update,
+-- PostgreSQL follows it to the newest version and re-checks the condition there, so a user
+-- renewed meanwhile is left alone. (No FOR UPDATE: one brewd runs a job at a time, and a lock
+-- per row would cost a WAL record per row.)
 WITH expired AS (
     UPDATE users
     SET is_active = false, updated_at = now()
-    WHERE id = ANY (ARRAY(
-        SELECT id
+    WHERE ctid = ANY (ARRAY(
+        SELECT ctid
         FROM users
         WHERE is_active AND expires_at <= %(now)s
         ORDER BY expires_at
