@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from loguru import logger
 from psycopg.rows import dict_row
 
 from brewd.jobs import calculate_badges
+from tests.helpers import wait_until
 from tests.integration.jobs.expiry_rows import Conn, closed_port_url, one, snapshot
 from tests.integration.jobs.world_rows import (
     DAY,
@@ -274,7 +274,7 @@ def test_two_overlapping_runs_never_award_a_badge_twice(
     def hold_commit_until_b_waits(conn: Conn) -> None:
         # Run A has inserted but not committed: let run B reach the same rows and block.
         first_committing.set()
-        wait_until(lambda: lock_waiting(pg, conn_b.info.backend_pid))
+        wait_until(lambda: lock_waiting(pg, conn_b.info.backend_pid), 20.0, "run B to wait")
 
     def second_run() -> Any:
         assert first_committing.wait(30)
@@ -296,10 +296,3 @@ def lock_waiting(pg: Conn, pid: int) -> bool:
         "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
     ).fetchone()
     return row is not None and row["wait_event_type"] == "Lock"
-
-
-def wait_until(condition: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        threading.Event().wait(0.01)  # a bounded poll interval, not a wait for the outcome
