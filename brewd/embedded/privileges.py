@@ -69,13 +69,6 @@ def reachable(path: Path, who: Identity) -> bool:
     return _allows(st, who, want)
 
 
-def chown_tree(root: Path, who: Identity) -> None:
-    os.chown(root, who.uid, who.gid)
-    for directory, dirs, files in os.walk(root):
-        for name in dirs + files:
-            os.chown(os.path.join(directory, name), who.uid, who.gid, follow_symlinks=False)
-
-
 def _link_or_copy(src: str, dst: str) -> object:
     """A hard link costs nothing; a copy where links cannot cross filesystems, or where the
     file is not world-readable (a link shares the inode, so it could not be handed over)."""
