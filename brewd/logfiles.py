@@ -1,6 +1,7 @@
-"""File logs that degrade quietly: loguru's own rotating file sink, whose failed writes (a full
-disk, a file made unwritable) are reported in one line per outage instead of a traceback and
-a dump of the record for every line logged."""
+"""File logs that degrade quietly: a full disk or an unwritable file is one line per outage.
+
+loguru's own rotating file sink, whose failed writes would otherwise print a traceback and a
+dump of the record for every line logged."""
 
 from __future__ import annotations
 
