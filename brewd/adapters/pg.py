@@ -73,7 +73,10 @@ class Database:
             reset=_reset,
             check=ConnectionPool.check_connection,
             timeout=config.connect_timeout,
-            reconnect_timeout=0,  # 0: keep retrying in the background forever, with backoff
+            # 0: after a failed connect the pool stops retrying in the background at once, and
+            # each later getconn() tries again: recovery follows the first request after the
+            # database is back (tests/reliability/test_pg_outage.py), with no backoff to wait out.
+            reconnect_timeout=0,
             open=False,
             name="brewd",
         )
