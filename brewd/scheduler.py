@@ -111,11 +111,8 @@ class Scheduler:
         if not self.synced:
             self._sync(now)
             return
-        for plan in self.plans.values():
-            if plan.next_due is None:
-                plan.next_due = next_slot(plan.spec, now)
-                plan.last_handled = latest_slot(plan.spec, now)
-            elif plan.next_due <= now:
+        for plan in self.plans.values():  # synced: every plan has its next_due
+            if plan.next_due is not None and plan.next_due <= now:
                 self._handle(plan, plan.last_handled or plan.next_due - ONE_US, now, reason)
 
     def start_from_now(self, now: datetime) -> None:
