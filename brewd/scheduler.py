@@ -191,8 +191,7 @@ class Scheduler:
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Go round until `stop` is set: tick, housekeeping, watchdog, then sleep until the
-        next due slot (or an early wake)."""
+        """Until `stop`: tick, housekeeping, watchdog, then sleep until the next due slot."""
         while not stop.is_set():
             now, mono = self.clock.now(), self.clock.monotonic()
             jumped = self.detect_clock_jump(now, mono)
