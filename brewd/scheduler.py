@@ -33,8 +33,7 @@ from brewd.ticker import Ticker
 LATE_AFTER_S = 60.0  # a slot dispatched later than this is labelled 'catchup', not 'schedule'
 CLOCK_JUMP_TOLERANCE_S = 5.0  # wall clock vs monotonic disagreement that counts as a jump
 MAX_SLEEP_S = 300.0
-# Retrying the start-up catch-up while the database is down.
-RESYNC_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+RESYNC_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # retrying the start-up catch-up, database down
 ONE_US = timedelta(microseconds=1)
 
 
@@ -50,7 +49,7 @@ class JobPlan:
 
 
 class Scheduler:
-    """Owns the loop; the runner owns execution. Also the control server's ControlPort."""
+    """Owns the loop; the runner owns execution; control/service.py serves it to the API."""
 
     def __init__(
         self,
@@ -166,6 +165,7 @@ class Scheduler:
             late = (now - decision.run).total_seconds()
             trigger = "catchup" if start_up or late > LATE_AFTER_S else "schedule"
             self.metrics.schedule_lag(plan.name, max(late, 0.0))
+            # Real monotonic time, like the run's own deadline it is compared with.
             retry_until = time.monotonic() + max((plan.next_due - now).total_seconds(), 1.0)
             self.runner.submit_slot(plan.name, decision.run, trigger, retry_until)
 
