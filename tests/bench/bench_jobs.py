@@ -215,7 +215,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logger.remove()
-    logger.add(sys.stderr, level="WARNING")
+    logger.add(sys.stderr, level="ERROR")  # the Redis-unreachable runs warn by design
     scratch = Scratch(args.pg_dsn)
     figures: list[Figure] = []
     expiring: dict[int, Expiring] = {}
