@@ -206,6 +206,7 @@ class Scheduler:
             self.feed_watchdog(now, mono)
             if stop.is_set():
                 break
+            now, mono = self.clock.now(), self.clock.monotonic()  # this turn's work took time
             self.ticker.arm(self.seconds_to_sleep(now, mono))
             self.ticker.wait()
 
