@@ -240,7 +240,6 @@ class Scheduler:
         for plan in self.plans.values():
             self.metrics.set_next_run(plan.name, plan.next_due if plan.enabled else None)
 
-    # -- the watchdog and the status line -------------------------------------------------------
     def overdue(self, now: datetime) -> list[str]:
         """Enabled jobs the loop should have fired by now, past their grace, or submitted runs
         the pool never started: "running but nothing fires"."""
