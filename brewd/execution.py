@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from loguru import logger
@@ -13,7 +12,7 @@ from loguru import logger
 from brewd.adapters.pg import Connection, wrap_errors
 from brewd.errors import BrewdError, DatabaseError, JobCancelled, TransientDatabaseError
 from brewd.jobs.base import JobContext, JobResult
-from brewd.ledger import RunRecord
+from brewd.ledger import Outcome, RunRecord
 
 if TYPE_CHECKING:
     from brewd.runner import Runner
@@ -36,22 +35,6 @@ _SIGNAL_SQL = {
 def backoff(attempt: int) -> float:
     """Seconds to wait before retry `attempt` (0-based): 0.5 s doubling, capped, jittered."""
     return min(30.0, 0.5 * 2.0**attempt) * random.uniform(0.5, 1.5)  # noqa: S311  (not crypto)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str
-    affected: int | None
-    message: str | None
-    error: str | None
-
-    @classmethod
-    def succeeded(cls, result: JobResult) -> Outcome:
-        return cls("succeeded", result.affected_records, result.message, None)
-
-    @classmethod
-    def failed(cls, error: str) -> Outcome:
-        return cls("failed", None, None, error)
 
 
 class Execution:

@@ -12,12 +12,15 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
 from brewd.adapters.pg import Connection, Database, wrap_errors
 from brewd.errors import FenceLost
+
+if TYPE_CHECKING:
+    from brewd.jobs.base import JobResult
 
 # First key of every brewd advisory lock, so ours never collide with other applications'.
 LOCK_NAMESPACE = 0x62726577  # "brew"
@@ -44,6 +47,24 @@ RUN_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, RUN_FIELDS))
 def lock_key(job: str) -> int:
     """The second advisory-lock key of a job: stable across nodes, versions and Python runs."""
     return zlib.crc32(job.encode()) & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended, as the ledger records it."""
+
+    status: str
+    affected: int | None
+    message: str | None
+    error: str | None
+
+    @classmethod
+    def succeeded(cls, result: JobResult) -> Outcome:
+        return cls("succeeded", result.affected_records, result.message, None)
+
+    @classmethod
+    def failed(cls, error: str) -> Outcome:
+        return cls("failed", None, None, error)
 
 
 @dataclass(frozen=True)
@@ -157,16 +178,7 @@ class Ledger:
             ).fetchone()
         return row is not None
 
-    def finish(
-        self,
-        conn: Connection,
-        run_id: int,
-        *,
-        status: str,
-        affected: int | None,
-        message: str | None,
-        error: str | None,
-    ) -> RunRecord | None:
+    def finish(self, conn: Connection, run_id: int, outcome: Outcome) -> RunRecord | None:
         """Record the outcome; None when the run was already closed (e.g. marked abandoned)."""
         with wrap_errors():
             row = conn.execute(
@@ -174,7 +186,7 @@ class Ledger:
                     "UPDATE job_runs SET status = %s, finished_at = now(), affected_records = %s,"
                     " message = %s, error = %s WHERE id = %s AND status = 'running' RETURNING {}"
                 ).format(RUN_COLUMNS),
-                (status, affected, message, error, run_id),
+                (outcome.status, outcome.affected, outcome.message, outcome.error, run_id),
             ).fetchone()
         return RunRecord.from_row(row) if row else None
 
@@ -199,7 +211,7 @@ class Ledger:
             row = conn.execute(query, (run_id,)).fetchone()
         return RunRecord.from_row(row) if row else None
 
-    def finish_elsewhere(self, run_id: int, **outcome: Any) -> RunRecord | None:
+    def finish_elsewhere(self, run_id: int, outcome: Outcome) -> RunRecord | None:
         """finish() on a fresh pooled connection, when the run's own connection is gone."""
         with self.db.connection() as conn:
-            return self.finish(conn, run_id, **outcome)
+            return self.finish(conn, run_id, outcome)

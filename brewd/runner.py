@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,9 +20,9 @@ from brewd.clock import Clock
 from brewd.config import Config
 from brewd.control.port import TriggeredRun
 from brewd.errors import BrewdError, DatabaseError, JobAlreadyRunning, UnknownJob
-from brewd.execution import Execution, Outcome
+from brewd.execution import Execution
 from brewd.jobs.base import Job
-from brewd.ledger import Ledger, RunRecord
+from brewd.ledger import Ledger, Outcome, RunRecord
 from brewd.metrics import Metrics
 
 
@@ -220,11 +221,9 @@ class Runner:
     def _record(
         self, conn: Connection, record: RunRecord, outcome: Outcome, duration: float
     ) -> RunRecord:
-        fields = {"status": outcome.status, "affected": outcome.affected}
-        fields |= {"message": outcome.message, "error": outcome.error}
         final: RunRecord | None = None
         try:
-            final = self.ledger.finish(conn, record.id, **fields)  # type: ignore[arg-type]
+            final = self.ledger.finish(conn, record.id, outcome)
         except DatabaseError:
             final = self._write_elsewhere(record.id, outcome)
         self.metrics.run_finished(record.job, outcome.status, duration, outcome.affected)
@@ -248,10 +247,8 @@ class Runner:
             self._reserved.pop(execution.record.job, None)
 
     def _write_elsewhere(self, run_id: int, outcome: Outcome) -> RunRecord | None:
-        fields = {"status": outcome.status, "affected": outcome.affected}
-        fields |= {"message": outcome.message, "error": outcome.error}
         try:
-            return self.ledger.finish_elsewhere(run_id, **fields)
+            return self.ledger.finish_elsewhere(run_id, outcome)
         except DatabaseError:
             with self._lock:
                 self._pending.append((run_id, outcome))
@@ -284,8 +281,6 @@ class Runner:
 
 def _local_record(record: RunRecord, outcome: Outcome) -> RunRecord:
     """What we know of a run whose record the database could not return."""
-    from dataclasses import replace
-
     return replace(
         record,
         status=outcome.status,
