@@ -118,11 +118,16 @@ class Execution:
         self.runner.ledger.fence(conn, self.record.id)
 
     def _set_timeouts(self, conn: Connection, limits: AttemptLimits) -> None:
+        # idle_in_transaction_session_timeout too: a node frozen mid-batch (SIGSTOP, a VM pause)
+        # must not keep its row locks past the window; the server ends that session itself.
+        # The pool's RESET ALL undoes all three when the connection goes back.
+        statement = f"{limits.statement_timeout_ms}ms"
         with wrap_errors():
             row = conn.execute(
                 "SELECT pg_backend_pid() AS pid, set_config('statement_timeout', %s, false),"
-                " set_config('lock_timeout', %s, false)",
-                (f"{limits.statement_timeout_ms}ms", f"{limits.lock_timeout_ms}ms"),
+                " set_config('lock_timeout', %s, false),"
+                " set_config('idle_in_transaction_session_timeout', %s, false)",
+                (statement, f"{limits.lock_timeout_ms}ms", statement),
             ).fetchone()
         self.backend_pid = row["pid"] if row else 0
 
