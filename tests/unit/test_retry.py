@@ -25,6 +25,22 @@ def test_backoff_doubles_from_half_a_second_with_jitter_and_is_capped() -> None:
     assert all(0.25 <= backoff(1) < 0.75 for _ in range(200))
 
 
+def test_a_cancelled_statement_is_not_transient_but_a_lock_timeout_is() -> None:
+    from psycopg import errors as pg_errors
+
+    from brewd.adapters.pg import wrap_errors
+
+    def translated(exc: Exception) -> BaseException:
+        with pytest.raises(DatabaseError) as info, wrap_errors():
+            raise exc
+        return info.value
+
+    assert not is_transient(translated(pg_errors.QueryCanceled("statement timeout")))
+    assert is_transient(translated(pg_errors.LockNotAvailable("lock timeout")))
+    assert is_transient(translated(pg_errors.AdminShutdown("terminating connection")))
+    assert is_transient(translated(pg_errors.DeadlockDetected("deadlock detected")))
+
+
 def test_only_transient_database_errors_are_retried() -> None:
     assert is_transient(TransientDatabaseError("deadlock"))
     assert is_transient(DatabaseUnavailable("connection lost"))
