@@ -19,6 +19,11 @@ JOB = "expirePokes"
 START = datetime(2026, 11, 29, 10, 0, 30, tzinfo=UTC)
 LEFT_S = 8.0  # each slot is fired this long (real seconds) before the next one is due
 Rows = Callable[[], list[dict[str, Any]]]
+# Advisory locks of this test's database (pg_locks shows the whole shared cluster).
+OURS = (
+    "locktype = 'advisory'"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 def run_rows(pg: psycopg.Connection[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -91,3 +96,85 @@ def test_a_run_between_attempts_keeps_its_row_through_the_sweep_and_ends_with_it
     assert job.calls == 2
     assert len(effects()) == 1
     assert run_rows(pg)[0]["status"] == "succeeded"
+
+
+def test_a_manual_run_retries_within_its_own_timeout_and_fails_with_the_real_error(
+    make_scheduler: Callable[..., Scheduler],
+    pg_dsn: str,
+    redis_url: str,
+    effects: Rows,
+) -> None:
+    config = make_config(pg_dsn, redis_url, **{JOB: JobConfig(schedule="* * * * *", timeout=4)})
+    a = make_scheduler({JOB: FakeJob(JOB)}, config=config)
+    with psycopg.connect(pg_dsn) as locker:
+        locker.execute("LOCK TABLE test_effects IN ACCESS EXCLUSIVE MODE")
+        record = a.runner.trigger(JOB, "tester").future.result(timeout=20)
+        locker.rollback()
+    took = datetime.fromisoformat(record["finished_at"]) - datetime.fromisoformat(
+        record["started_at"]
+    )
+    assert took < timedelta(seconds=4)  # the window of a manual run is its timeout
+    assert record["attempts"] >= 2
+    assert record["error"].startswith("LockNotAvailable")
+
+
+def test_a_job_busy_outside_the_database_is_stopped_before_its_next_slot(
+    make_scheduler: Callable[..., Scheduler],
+    pg_dsn: str,
+    redis_url: str,
+    pg: psycopg.Connection[dict[str, Any]],
+    effects: Rows,
+) -> None:
+    config = make_config(pg_dsn, redis_url, **{JOB: JobConfig(schedule="* * * * *")})
+    job = FakeJob(JOB)
+    s = make_scheduler({JOB: job}, config=config, now=START)
+    s.tick(START)
+    s.runner.drain(10)
+    job.block = True  # checks its stop flag, never finishes by itself
+    s.tick(START.replace(second=0) + timedelta(minutes=1, seconds=56))  # 4 s before the next
+    assert s.runner.drain(15)
+    row = run_rows(pg)[-1]
+    assert row["status"] == "failed"
+    assert row["error"].startswith("timeout: stopped before the next slot")
+    assert row["attempts"] == 1
+
+
+def test_a_run_whose_claim_was_lost_between_attempts_does_not_try_again(
+    make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]], effects: Rows
+) -> None:
+    job = FakeJob(JOB)
+    job.sql = "SELECT pg_terminate_backend(pg_backend_pid())"
+    job.sql_once = True
+    a = make_scheduler({JOB: job}, node="a")
+    b = make_scheduler({JOB: FakeJob(JOB)}, node="b")
+
+    def lose_the_claim(record: RunRecord) -> None:  # the claim's own session dies, too
+        pg.execute(f"SELECT pg_terminate_backend(pid) FROM pg_locks WHERE {OURS}")
+        b.history.sweep_abandoned({JOB: 600})  # another node sees no holder: abandoned
+
+    a.runner.on_retry_wait = lose_the_claim
+    record = a.runner.trigger(JOB, "tester").future.result(timeout=30)
+    assert job.calls == 1  # no second attempt on a claim that is gone
+    assert effects() == []
+    assert record["status"] == "failed"
+    row = run_rows(pg)[0]
+    assert row["error"].startswith("abandoned: node a stopped")  # the sweeper's record stands
+
+
+def test_a_claim_connection_lost_while_the_row_is_still_ours_is_taken_again(
+    make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]], effects: Rows
+) -> None:
+    job = FakeJob(JOB)
+    job.sql = "SELECT pg_terminate_backend(pg_backend_pid())"
+    job.sql_once = True
+    a = make_scheduler({JOB: job})
+
+    def lose_the_claim_connection(record: RunRecord) -> None:  # e.g. the database restarted
+        pg.execute(f"SELECT pg_terminate_backend(pid) FROM pg_locks WHERE {OURS}")
+
+    a.runner.on_retry_wait = lose_the_claim_connection
+    record = a.runner.trigger(JOB, "tester").future.result(timeout=30)
+    assert (record["status"], record["attempts"]) == ("succeeded", 2)
+    assert len(effects()) == 1
+    held = pg.execute(f"SELECT count(*) AS n FROM pg_locks WHERE {OURS}").fetchone()
+    assert held["n"] == 0  # the lock taken again was released at the end
