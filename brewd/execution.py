@@ -1,28 +1,29 @@
-"""One claimed run: its connection, its deadline, its attempts, and the outcome they lead to."""
+"""One claimed run: its attempts, each on a work connection with its timeouts bounded by the
+run's window, cancellation at the end of the window, and the outcome they lead to. The retry
+policy itself (which errors, how often, how long) is brewd/retry.py."""
 
 from __future__ import annotations
 
-import random
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from brewd.adapters.pg import Connection, wrap_errors
-from brewd.errors import BrewdError, DatabaseError, JobCancelled, TransientDatabaseError
+from brewd.claim import Claim
+from brewd.errors import BrewdError, DatabaseError, JobCancelled
 from brewd.jobs.base import JobContext, JobResult
 from brewd.ledger import Outcome, RunRecord
+from brewd.retry import AttemptLimits, RunWindow, backoff, is_transient
 
 if TYPE_CHECKING:
     from brewd.runner import Runner
 
-# Transient database errors are retried at most this many times, with exponential backoff
-# and jitter, and never past the job's next slot or its deadline.
-MAX_ATTEMPTS = 5
-# A run that ignores its cancellation this long after the deadline gets its backend
-# terminated: that releases its lock and voids its fence, so the job is free again even if
-# its thread is stuck outside the database.
+# A run that ignores its cancellation this long after the end of its window gets its backends
+# terminated (work and claim): that releases its lock and voids its fence, so the job is free
+# again even if its thread is stuck outside the database.
 TERMINATE_GRACE_S = 10.0
 
 
@@ -32,56 +33,65 @@ _SIGNAL_SQL = {
 }
 
 
-def backoff(attempt: int) -> float:
-    """Seconds to wait before retry `attempt` (0-based): 0.5 s doubling, capped, jittered."""
-    return min(30.0, 0.5 * 2.0**attempt) * random.uniform(0.5, 1.5)  # noqa: S311  (not crypto)
-
-
 class Execution:
-    """Runs a claimed job with its deadline enforced: statement and lock timeouts on its own
-    connection, cancellation of its backend at the deadline, and a cooperative stop flag."""
+    """Runs a claimed job within its window: statement and lock timeouts on each attempt's
+    connection, cancellation of its backend when the window ends, a cooperative stop flag."""
 
     def __init__(
-        self, runner: Runner, conn: Connection, record: RunRecord, retry_until: float
+        self, runner: Runner, claim: Claim, record: RunRecord, next_slot_at: float | None
     ) -> None:
-        self.runner, self.conn, self.record = runner, conn, record
+        self.runner, self.claim, self.record = runner, claim, record
         self.timeout = runner.config().jobs[record.job].timeout
-        self.deadline = time.monotonic() + self.timeout
-        self.retry_until = min(retry_until, self.deadline)
+        self.started = time.monotonic()
+        self.window = RunWindow.of(self.started, self.timeout, next_slot_at)
+        self.conn: Connection | None = None  # the current attempt's work connection
+        self.attempts = 0
+        self.last_error: str | None = None  # the last transient error an attempt ended with
         self.stop = threading.Event()
-        self.reason: str | None = None  # "timeout" or "shutdown" once cancelled
+        self.reason: str | None = None  # "timeout", "window" or "shutdown" once cancelled
         self.finished = False
         self.backend_pid = 0
         self.log = logger.bind(job=record.job, run_id=record.id)
         self._timers: list[threading.Timer] = []
 
     def run(self) -> Outcome:
-        self._after(self.timeout, self.cancel, "timeout")
-        attempt = 0
+        limit = "window" if self.window.cut_by_next_slot else "timeout"
+        self._after(self.window.ends_at - self.started, self.cancel, limit)
+        outcome = self._attempt_until_done()
+        return replace(outcome, attempts=self.attempts, last_error=self.last_error)
+
+    def _attempt_until_done(self) -> Outcome:
         while True:
+            limits = self.window.limits(time.monotonic())
+            if limits is None:  # a catch-up fired just before its next slot: no time at all
+                return Outcome.failed(self._limit_message())
+            self.attempts += 1
             try:
-                return Outcome.succeeded(self._once())
-            except TransientDatabaseError as exc:
-                delay = backoff(attempt)
-                attempt += 1
-                if attempt >= MAX_ATTEMPTS or time.monotonic() + delay > self.retry_until:
+                return Outcome.succeeded(self._once(limits))
+            except Exception as exc:
+                if not is_transient(exc) or self.reason:
                     return self._classify(exc)
+                self.last_error = str(exc)
+                delay = backoff(self.attempts)
+                if not self.window.may_retry(self.attempts, time.monotonic(), delay):
+                    return self._classify(exc)  # no time for another: the real error stands
                 self.log.bind(event="job_retry").warning(
                     "{} attempt {} failed ({}); retrying in {:.1f}s",
                     self.record.job,
-                    attempt,
+                    self.attempts,
                     exc,
                     delay,
                 )
-                if self.stop.wait(delay) or (self.conn.broken and not self._reconnect()):
+                if self.runner.on_retry_wait:
+                    self.runner.on_retry_wait(self.record)
+                if self.stop.wait(delay) or not self.claim.holds():
                     return self._classify(exc)
-            except Exception as exc:
-                return self._classify(exc)
 
-    def _once(self) -> JobResult:
-        self._set_timeouts()
+    def _once(self, limits: AttemptLimits) -> JobResult:
+        conn = self._work_connection()
+        self._set_timeouts(conn, limits)
         ctx = JobContext(
-            conn=self.conn,
+            conn=conn,
             cache=self.runner.cache,
             config=self.runner.config(),
             now=self.runner.clock.now(),
@@ -94,39 +104,36 @@ class Execution:
         with wrap_errors():  # a job's raw psycopg error is translated here, so it can be retried
             return self.runner.jobs[self.record.job].run(ctx)
 
+    def _work_connection(self) -> Connection:
+        """The attempt's connection: the previous one unless it was lost."""
+        if self.conn is not None and not self.conn.broken:
+            return self.conn
+        if self.conn is not None:
+            self.runner.db.putconn(self.conn)  # the pool discards a broken connection
+            self.conn = None
+        self.conn = self.runner.db.getconn(timeout=self.runner.config().database.connect_timeout)
+        return self.conn
+
     def _fence(self, conn: Connection) -> None:
         self.runner.ledger.fence(conn, self.record.id)
 
-    def _set_timeouts(self) -> None:
-        remaining_ms = max(int((self.deadline - time.monotonic()) * 1000), 1)
-        row = self.conn.execute(
-            "SELECT pg_backend_pid() AS pid, set_config('statement_timeout', %s, false),"
-            " set_config('lock_timeout', %s, false)",
-            (f"{remaining_ms}ms", f"{min(remaining_ms, 30_000)}ms"),
-        ).fetchone()
+    def _set_timeouts(self, conn: Connection, limits: AttemptLimits) -> None:
+        # idle_in_transaction_session_timeout too: a node frozen mid-batch (SIGSTOP, a VM pause)
+        # must not keep its row locks past the window; the server ends that session itself.
+        # The pool's RESET ALL undoes all three when the connection goes back.
+        statement = f"{limits.statement_timeout_ms}ms"
+        with wrap_errors():
+            row = conn.execute(
+                "SELECT pg_backend_pid() AS pid, set_config('statement_timeout', %s, false),"
+                " set_config('lock_timeout', %s, false),"
+                " set_config('idle_in_transaction_session_timeout', %s, false)",
+                (statement, f"{limits.lock_timeout_ms}ms", statement),
+            ).fetchone()
         self.backend_pid = row["pid"] if row else 0
 
-    def _reconnect(self) -> bool:
-        """After a lost connection: a new one, the job's lock again, and the run still ours."""
-        ledger, db = self.runner.ledger, self.runner.db
-        try:
-            conn = db.getconn(timeout=5)
-        except DatabaseError:
-            return False
-        try:
-            ok = ledger.try_lock(conn, self.record.job) and ledger.still_ours(conn, self.record.id)
-        except DatabaseError:
-            ok = False
-        if not ok:
-            self.runner.unlock_and_return(conn, self.record.job)
-            return False
-        db.putconn(self.conn)  # the pool discards a broken connection
-        self.conn = conn
-        return True
-
     def _classify(self, exc: Exception) -> Outcome:
-        if self.reason == "timeout" or time.monotonic() >= self.deadline:
-            return Outcome.failed(f"timeout: exceeded {self.timeout:g}s")
+        if self.reason in ("timeout", "window") or time.monotonic() >= self.window.ends_at:
+            return Outcome.failed(self._limit_message())
         if self.reason == "shutdown" or isinstance(exc, JobCancelled):
             return Outcome.failed("cancelled: the daemon is shutting down")
         if isinstance(exc, BrewdError):
@@ -136,41 +143,50 @@ class Execution:
         )
         return Outcome.failed(f"{type(exc).__name__}: {exc}")
 
+    def _limit_message(self) -> str:
+        if not self.window.cut_by_next_slot:
+            return f"timeout: exceeded {self.timeout:g}s"
+        used = time.monotonic() - self.started
+        return f"timeout: stopped before the next slot after {used:.1f}s ({self.attempts} attempts)"
+
     # -- cancellation -------------------------------------------------------------------------
     def cancel(self, reason: str) -> None:
-        """Stop the run: flag it, cancel its statement, and terminate its backend later if it
+        """Stop the run: flag it, cancel its statement, and terminate its backends later if it
         does not return."""
         if self.finished or self.reason:
             return
         self.reason = reason
         self.stop.set()
-        self._signal_backend("pg_cancel_backend")
+        self._signal_backend("pg_cancel_backend", self.backend_pid)
         self._after(TERMINATE_GRACE_S, self._terminate)
 
     def _terminate(self) -> None:
         if self.finished:
             return
-        self._signal_backend("pg_terminate_backend")
-        self.runner.abandon(
-            self, Outcome.failed(f"timeout: exceeded {self.timeout:g}s and did not stop")
-        )
+        self._signal_backend("pg_terminate_backend", self.backend_pid)
+        self._signal_backend("pg_terminate_backend", self.claim.backend_pid)  # frees the job
+        self.runner.abandon(self, Outcome.failed(f"{self._limit_message()} and did not stop"))
 
-    def _signal_backend(self, function: str) -> None:
-        if not self.backend_pid:
+    def _signal_backend(self, function: str, pid: int) -> None:
+        if not pid:
             return
         try:
             with self.runner.db.connection(timeout=5) as conn:
-                conn.execute(_SIGNAL_SQL[function], (self.backend_pid,))
+                conn.execute(_SIGNAL_SQL[function], (pid,))
         except DatabaseError as exc:
             self.log.bind(event="cancel_failed").warning("{} failed: {}", function, exc)
 
     def _after(self, seconds: float, fn: object, *args: object) -> None:
-        timer = threading.Timer(seconds, fn, args)  # type: ignore[arg-type]
+        timer = threading.Timer(max(seconds, 0.0), fn, args)  # type: ignore[arg-type]
         timer.daemon = True
         timer.start()
         self._timers.append(timer)
 
     def close(self) -> None:
+        """The run is over: no more timers, and its work connection goes back to the pool."""
         self.finished = True
         for timer in self._timers:
             timer.cancel()
+        if self.conn is not None:
+            self.runner.db.putconn(self.conn)
+            self.conn = None

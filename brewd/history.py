@@ -77,7 +77,13 @@ class History:
 
     def sweep_abandoned(self, timeouts: dict[str, float]) -> int:
         """Close 'running' rows whose node is gone (its lock is free) or stalled far past the
-        job's timeout (its backend is terminated, which releases the lock and voids its fence)."""
+        job's timeout (its claim backend is terminated, which releases the lock and voids its
+        fence). The lock lives on the run's claim connection (brewd/claim.py), which outlives
+        each attempt's work connection: a live run between two attempts still holds it, so
+        "no holder" really means the node is gone. The stalled run's work connection is not
+        terminated here: the server ends it by itself, its statement at the end of the window
+        and an idle transaction after the attempt's budget (brewd/retry.py), and the fence
+        keeps it from committing anything once the run is closed."""
         closed = 0
         with self.db.connection() as conn:
             rows = conn.execute(

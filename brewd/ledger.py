@@ -1,10 +1,10 @@
 """The run ledger in PostgreSQL: claims, fences, outcomes, pause state and pruning of job_runs.
 
 Exactly-once rests on two things. UNIQUE (job, slot) lets one node, and only one, insert the
-run of a slot. A session-level advisory lock per job, held on the run's own connection for the
-whole run, says "this job is running somewhere": it cannot overlap, and when the node dies the
-lock goes with its connection, so the next node that takes the lock knows any row still
-'running' is abandoned.
+run of a slot. A session-level advisory lock per job, held on the run's claim connection for the
+whole run (brewd/claim.py: apart from the connections its attempts work on), says "this job is
+running somewhere": it cannot overlap, and when the node dies the lock goes with its connection,
+so the next node that takes the lock knows any row still 'running' is abandoned.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ RUN_FIELDS = (
     "affected_records",
     "message",
     "error",
+    "attempts",
+    "last_error",
 )
 RUN_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, RUN_FIELDS))
 
@@ -57,6 +59,8 @@ class Outcome:
     affected: int | None
     message: str | None
     error: str | None
+    attempts: int | None = None  # how many attempts the run made (brewd/retry.py)
+    last_error: str | None = None  # the last transient error an attempt ended with
 
     @classmethod
     def succeeded(cls, result: JobResult) -> Outcome:
@@ -80,6 +84,8 @@ class RunRecord:
     affected_records: int | None
     message: str | None
     error: str | None
+    attempts: int | None = None
+    last_error: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
@@ -184,9 +190,18 @@ class Ledger:
             row = conn.execute(
                 sql.SQL(
                     "UPDATE job_runs SET status = %s, finished_at = now(), affected_records = %s,"
-                    " message = %s, error = %s WHERE id = %s AND status = 'running' RETURNING {}"
+                    " message = %s, error = %s, attempts = %s, last_error = %s"
+                    " WHERE id = %s AND status = 'running' RETURNING {}"
                 ).format(RUN_COLUMNS),
-                (outcome.status, outcome.affected, outcome.message, outcome.error, run_id),
+                (
+                    outcome.status,
+                    outcome.affected,
+                    outcome.message,
+                    outcome.error,
+                    outcome.attempts,
+                    outcome.last_error,
+                    run_id,
+                ),
             ).fetchone()
         return RunRecord.from_row(row) if row else None
 

@@ -15,7 +15,8 @@ from typing import Any
 from loguru import logger
 
 from brewd.adapters.cache import Redis
-from brewd.adapters.pg import Connection, Database
+from brewd.adapters.pg import Database
+from brewd.claim import Claim, release
 from brewd.clock import Clock
 from brewd.config import Config
 from brewd.control.port import TriggeredRun
@@ -54,6 +55,10 @@ class Runner:
         self._futures: dict[Future[Any], tuple[str, float]] = {}  # -> (job, submitted at)
         self._pending: list[tuple[int, Outcome]] = []  # outcomes not yet written (database down)
         self._closing = False
+        # Called on the job's thread while a run waits out a retry's backoff (its previous
+        # attempt's connection is gone, the next one not yet taken): tests run the abandoned-run
+        # sweep here, deterministically inside that window.
+        self.on_retry_wait: Callable[[RunRecord], None] | None = None
 
     # -- state ------------------------------------------------------------------------------
     def running(self) -> set[str]:
@@ -86,10 +91,11 @@ class Runner:
             wait_futures(futures, timeout=remaining)
 
     # -- entry points -----------------------------------------------------------------------
-    def submit_slot(self, job: str, slot: datetime, trigger: str, retry_until: float) -> None:
-        """Run a scheduled slot on the pool; everything touching the database happens there."""
+    def submit_slot(self, job: str, slot: datetime, trigger: str, next_slot_at: float) -> None:
+        """Run a scheduled slot on the pool; everything touching the database happens there.
+        `next_slot_at` (monotonic) is when the job's next slot is due: the run ends before it."""
         if not self._closing:
-            self._submit(job, self._run_slot, job, slot, trigger, retry_until)
+            self._submit(job, self._run_slot, job, slot, trigger, next_slot_at)
 
     def trigger(self, job: str, requested_by: str) -> TriggeredRun:
         """Claim a manual run now, so the caller learns at once that it is refused or its run
@@ -102,15 +108,15 @@ class Runner:
         if token is None:
             raise JobAlreadyRunning(f"{job} is already running on {self.ledger.node}")
         try:
-            conn, record = self._claim(job, None, "manual")
+            claim, record = self._claim(job, None, "manual")
         except BaseException:
             self._release(job, token)
             raise
         logger.bind(job=job, run_id=record.id, event="job_triggered").info(
             "{} triggered by {}", job, requested_by
         )
-        until = time.monotonic() + self.config().jobs[job].timeout
-        future = self._submit(job, self._run_claimed, conn, record, token, until)
+        # No next slot: a manual run's window is its own timeout.
+        future = self._submit(job, self._run_claimed, claim, record, token, None)
         return TriggeredRun(record.id, future)
 
     def _submit(self, job: str, fn: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -137,9 +143,9 @@ class Runner:
             if self._reserved.get(job) is token:
                 del self._reserved[job]
 
-    def _claim(self, job: str, slot: datetime | None, trigger: str) -> tuple[Connection, RunRecord]:
-        """The job's lock on a connection of its own, and its running row. Raises
-        JobAlreadyRunning (another node runs it) or SlotTaken; returns the held connection."""
+    def _claim(self, job: str, slot: datetime | None, trigger: str) -> tuple[Claim, RunRecord]:
+        """The job's lock on a connection of its own (brewd/claim.py), and its running row.
+        Raises JobAlreadyRunning (another node runs it) or SlotTaken."""
         # Outcomes kept while the database was down go first: otherwise this claim would close
         # their rows as 'abandoned' and the real error (e.g. the lost connection) would be lost.
         self.flush_pending()
@@ -147,30 +153,23 @@ class Runner:
         try:
             if not self.ledger.try_lock(conn, job):
                 raise JobAlreadyRunning(f"{job} is already running on another node")
+            claim = Claim(self.db, self.ledger, conn, job)
             record = self.ledger.claim(conn, job, slot, trigger)
             if record is None:
                 raise SlotTaken()
-            return conn, record
+            claim.run_id = record.id
+            return claim, record
         except BaseException:
-            self.unlock_and_return(conn, job)
+            release(self.db, self.ledger, conn, job)
             raise
 
-    def unlock_and_return(self, conn: Connection, job: str) -> None:
-        try:
-            if not conn.broken:
-                self.ledger.unlock(conn, job)
-        except DatabaseError:
-            pass  # a broken connection has lost its locks with its session
-        finally:
-            self.db.putconn(conn)
-
-    def _run_slot(self, job: str, slot: datetime, trigger: str, retry_until: float) -> None:
+    def _run_slot(self, job: str, slot: datetime, trigger: str, next_slot_at: float) -> None:
         token = self._reserve(job)
         if token is None:
             self._record_skip(job, slot, f"overlap: still running on {self.ledger.node}")
             return
         try:
-            conn, record = self._claim(job, slot, trigger)
+            claim, record = self._claim(job, slot, trigger)
         except JobAlreadyRunning:
             self._release(job, token)
             self._record_skip(job, slot, "overlap: running on another node")
@@ -185,7 +184,7 @@ class Runner:
             )
             self.metrics.missed(job, "database_unavailable")
             return
-        self._run_claimed(conn, record, token, retry_until)
+        self._run_claimed(claim, record, token, next_slot_at)
 
     def _record_skip(self, job: str, slot: datetime, reason: str) -> None:
         try:
@@ -199,9 +198,9 @@ class Runner:
 
     # -- executing and recording -------------------------------------------------------------
     def _run_claimed(
-        self, conn: Connection, record: RunRecord, token: object, retry_until: float
+        self, claim: Claim, record: RunRecord, token: object, next_slot_at: float | None
     ) -> dict[str, Any]:
-        execution = Execution(self, conn, record, retry_until)
+        execution = Execution(self, claim, record, next_slot_at)
         with self._lock:
             self._executions[record.job] = execution
         started = time.monotonic()
@@ -212,18 +211,18 @@ class Runner:
             with self._lock:
                 self._executions.pop(record.job, None)
         try:
-            final = self._record(execution.conn, record, outcome, time.monotonic() - started)
+            final = self._record(claim, record, outcome, time.monotonic() - started)
         finally:
-            self.unlock_and_return(execution.conn, record.job)
+            claim.release()
             self._release(record.job, token)
         return final.to_json()
 
     def _record(
-        self, conn: Connection, record: RunRecord, outcome: Outcome, duration: float
+        self, claim: Claim, record: RunRecord, outcome: Outcome, duration: float
     ) -> RunRecord:
         final: RunRecord | None = None
         try:
-            final = self.ledger.finish(conn, record.id, outcome)
+            final = self.ledger.finish(claim.conn, record.id, outcome)
         except DatabaseError:
             final = self._write_elsewhere(record.id, outcome)
         self.metrics.run_finished(record.job, outcome.status, duration, outcome.affected)
@@ -241,7 +240,7 @@ class Runner:
 
     def abandon(self, execution: Execution, outcome: Outcome) -> None:
         """The run's thread is stuck past its deadline: close its record from here and free
-        the job on this node (its backend was terminated, so its lock is gone too)."""
+        the job on this node (its backends were terminated, so its lock is gone too)."""
         self._write_elsewhere(execution.record.id, outcome)
         with self._lock:
             self._reserved.pop(execution.record.job, None)
@@ -287,4 +286,6 @@ def _local_record(record: RunRecord, outcome: Outcome) -> RunRecord:
         affected_records=outcome.affected,
         message=outcome.message,
         error=outcome.error,
+        attempts=outcome.attempts,
+        last_error=outcome.last_error,
     )

@@ -165,9 +165,9 @@ class Scheduler:
             late = (now - decision.run).total_seconds()
             trigger = "catchup" if start_up or late > LATE_AFTER_S else "schedule"
             self.metrics.schedule_lag(plan.name, max(late, 0.0))
-            # Real monotonic time, like the run's own deadline it is compared with.
-            retry_until = time.monotonic() + max((plan.next_due - now).total_seconds(), 1.0)
-            self.runner.submit_slot(plan.name, decision.run, trigger, retry_until)
+            # Real monotonic time, like the run's own window it bounds (brewd/retry.py).
+            next_slot_at = time.monotonic() + (plan.next_due - now).total_seconds()
+            self.runner.submit_slot(plan.name, decision.run, trigger, next_slot_at)
 
     def _record_missed(self, job: str, slots: list[datetime], total: int, reason: str) -> None:
         message = f"missed: {reason}"

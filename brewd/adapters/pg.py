@@ -34,6 +34,10 @@ def wrap_errors() -> Iterator[None]:
         raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
     except TRANSIENT as exc:
         raise TransientDatabaseError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+    except pg_errors.QueryCanceled as exc:
+        # A statement timeout or a cancel: the run's window is over, or someone stopped it on
+        # purpose. Not a lost connection (its OperationalError base), so not retried.
+        raise DatabaseError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"database unavailable: {_first_line(exc)}") from exc
     except psycopg.Error as exc:

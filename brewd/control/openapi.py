@@ -45,6 +45,12 @@ SCHEMAS: dict[str, Any] = {
         affected_records=_nullable("integer"),
         message=_nullable("string"),
         error=_nullable("string"),
+        attempts=_nullable(
+            "integer", description="attempts the run made; null when it never ran", minimum=1
+        ),
+        last_error=_nullable(
+            "string", description="the last transient error an attempt ended with (retried)"
+        ),
     ),
     "JobStatus": _obj(
         ["name", "schedule", "paused", "running", "next_run", "last_run"],

@@ -17,7 +17,8 @@ class ControlPort(Protocol):
     """Implemented by the Scheduler; every method is blocking (it may hit the database).
 
     A run record dict: {"id", "job", "trigger", "slot", "node", "started_at", "finished_at",
-    "status", "affected_records", "message", "error"}, times ISO 8601 UTC strings or None.
+    "status", "affected_records", "message", "error", "attempts", "last_error"}, times ISO 8601
+    UTC strings or None.
     """
 
     node: str  # "host:pid"

@@ -92,12 +92,23 @@ def runs_table(records: list[dict[str, Any]], tz: tzinfo | None = None) -> str:
             _duration(r),
             str(r.get("trigger")),
             str(r.get("status")),
+            "-" if r.get("attempts") is None else str(r["attempts"]),
             "-" if r.get("affected_records") is None else str(r["affected_records"]),
-            str(r.get("error") or r.get("message") or ""),
+            _details(r),
         ]
         for r in records
     ]
-    return table(["RUN", "STARTED", "DURATION", "TRIGGER", "STATUS", "AFFECTED", "DETAILS"], rows)
+    header = ["RUN", "STARTED", "DURATION", "TRIGGER", "STATUS", "ATTEMPTS", "AFFECTED", "DETAILS"]
+    return table(header, rows)
+
+
+def _details(record: dict[str, Any]) -> str:
+    """The error (or message), and what a retried attempt failed with when it differs."""
+    text = str(record.get("error") or record.get("message") or "")
+    retried = record.get("last_error")
+    if retried and retried != record.get("error"):
+        text = f"{text}; retried after: {retried}" if text else f"retried after: {retried}"
+    return text
 
 
 def run_sentence(record: dict[str, Any]) -> str:

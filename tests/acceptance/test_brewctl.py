@@ -102,7 +102,7 @@ def test_every_command_succeeds_with_exit_0(start_daemon: StartDaemon, pg_dsn: s
     history = brewctl(sock, "history", "expirePokes", "-n", "5")
     assert history.returncode == 0
     assert history.stdout.split("\n")[0].split() == [
-        "RUN", "STARTED", "DURATION", "TRIGGER", "STATUS", "AFFECTED", "DETAILS",
+        "RUN", "STARTED", "DURATION", "TRIGGER", "STATUS", "ATTEMPTS", "AFFECTED", "DETAILS",
     ]  # fmt: skip
     assert "manual" in history.stdout.split("\n")[1]
 
@@ -111,6 +111,7 @@ def test_every_command_succeeds_with_exit_0(start_daemon: StartDaemon, pg_dsn: s
         "GET", "/api/scheduler/jobs/expirePokes/runs", {"limit": "20"}
     )
     assert json.loads(as_json.stdout) == api.body
+    assert (api.body[0]["attempts"], api.body[0]["last_error"]) == (1, None)
 
     started = brewctl(sock, "trigger", "calculateBadges", "--no-wait")
     assert (started.returncode, started.stdout.split()[:3]) == (

@@ -62,7 +62,7 @@ def test_db_init_adopts_an_original_database_with_data(pg_empty_dsn: str) -> Non
         migrate.apply(conn)
         row = conn.execute("SELECT name, timezone, is_active FROM cafes").fetchone()
         assert row == {"name": "Old Café", "timezone": "UTC", "is_active": True}
-        assert migrate.current_version(conn) == 1
+        assert migrate.current_version(conn) == 2
         assert migrate.apply(conn) == []
 
 

@@ -24,6 +24,8 @@ def record(**fields: object) -> dict[str, object]:
         "affected_records": 12,
         "message": "expired 12 pokes",
         "error": None,
+        "attempts": 1,
+        "last_error": None,
     }
     return base | fields
 
@@ -75,14 +77,34 @@ def test_runs_table_shows_duration_and_the_error_of_a_failure() -> None:
         "DURATION",
         "TRIGGER",
         "STATUS",
+        "ATTEMPTS",
         "AFFECTED",
         "DETAILS",
     ]
     assert first.split()[0] == "42"
-    assert first.split()[5:8] == ["1s", "schedule", "failed"]
+    assert first.split()[5:9] == ["1s", "schedule", "failed", "1"]
     assert first.endswith("JobTimeout: 600 s")
     assert second.endswith("expired 12 pokes")
     assert runs_table([], UTC) == "no runs recorded yet"
+
+
+def test_runs_table_shows_the_attempts_and_what_a_retry_recovered_from() -> None:
+    retried = record(attempts=2, last_error="database unavailable: connection lost")
+    gave_up = record(
+        status="failed",
+        attempts=3,
+        message=None,
+        error="LockNotAvailable: canceling statement due to lock timeout",
+        last_error="LockNotAvailable: canceling statement due to lock timeout",
+    )
+    skipped = record(status="skipped", attempts=None, message="skipped: overlap")
+    _, first, second, third = runs_table([retried, gave_up, skipped], UTC).splitlines()
+    assert first.split()[8:10] == ["2", "12"]
+    assert first.endswith("expired 12 pokes; retried after: database unavailable: connection lost")
+    assert second.split()[8] == "3"
+    assert second.endswith("LockNotAvailable: canceling statement due to lock timeout")
+    assert "retried after" not in second  # the same error is not said twice
+    assert third.split()[8] == "-"
 
 
 def test_run_sentence_for_success_and_failure() -> None:

@@ -103,6 +103,8 @@ class StubPort:
             "affected_records": None,
             "message": None,
             "error": None,
+            "attempts": None,
+            "last_error": None,
         }
 
     def _finish(self, job: str, record: dict[str, Any], gate: threading.Event, future: Any) -> None:
@@ -114,6 +116,7 @@ class StubPort:
             affected_records=None if failed else 3,
             message=None if failed else "expired 3 pokes",
             error="DatabaseError: relation does not exist" if failed else None,
+            attempts=1,
         )
         with self._lock:
             self.records[job].insert(0, record)

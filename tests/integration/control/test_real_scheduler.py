@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from brewd.adapters.pg import Database
 from brewd.config import DatabaseConfig
 from brewd.control.client import ControlClient
+from brewd.control.openapi import document
 from brewd.jobs import ALL_JOBS
 from brewd.ledger import LOCK_NAMESPACE, lock_key
 from tests.helpers import wait_until
@@ -54,6 +55,9 @@ def test_trigger_runs_the_real_job_and_records_it(api: ControlClient) -> None:
     )
     assert record["node"] == "test-node:1"
     assert record["affected_records"] == 0  # an empty database: nothing to expire
+    assert (record["attempts"], record["last_error"]) == (1, None)  # no retry was needed
+    documented = document()["components"]["schemas"]["RunRecord"]["properties"]
+    assert set(record) == set(documented)  # the OpenAPI document names every field, no more
     assert datetime.fromisoformat(record["finished_at"]) >= datetime.fromisoformat(
         record["started_at"]
     )
@@ -76,6 +80,7 @@ def test_a_failing_job_answers_500_with_its_record(
     assert reply.status == 500
     assert reply.body["status"] == "failed"
     assert "pokes" in reply.body["error"]
+    assert reply.body["attempts"] == 1  # UndefinedTable is not transient: no retry
     history = api.request("GET", "/api/scheduler/jobs/expirePokes/runs").body
     assert history[0]["id"] == reply.body["id"]
 
