@@ -68,6 +68,10 @@ def remove_socket_file(path: str, inode: int) -> None:
 def _ensure_directory(directory: str) -> None:
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)
+    except FileExistsError as exc:  # makedirs' word for "a file is in the way"
+        raise ControlSocketError(
+            f"cannot create the control socket directory {directory}: a file is in the way"
+        ) from exc
     except OSError as exc:
         raise ControlSocketError(
             f"cannot create the control socket directory {directory}: {exc.strerror}"

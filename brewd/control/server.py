@@ -18,8 +18,9 @@ from brewd.control.calls import FRESH_FOR, PortCalls
 from brewd.control.listen import bind_control_socket, remove_socket_file
 from brewd.control.peer import group_id
 from brewd.control.port import ControlPort
+from brewd.control.refusals import RefusalLog
 from brewd.control.responses import errors_as_json, protocol_error
-from brewd.control.routes import ACCESS, CALLS, METRICS, PORT, Access, routes
+from brewd.control.routes import ACCESS, CALLS, METRICS, PORT, REFUSALS, Access, routes
 from brewd.errors import BrewdError, ControlSocketError
 from brewd.metrics import Metrics
 
@@ -40,6 +41,7 @@ def build_app(
     app[PORT] = port
     app[METRICS] = metrics
     app[CALLS] = PortCalls(timeout=config.request_timeout, fresh_for=fresh_for)
+    app[REFUSALS] = RefusalLog()
     app[ACCESS] = Access(
         daemon_uid=os.geteuid(), admin_gid=admin_gid, body_timeout=config.request_timeout
     )
