@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -218,13 +219,22 @@ def _bool(value: Any, key: str) -> bool:
     raise ValueError("expected a boolean: true/false, 1/0 or yes/no")
 
 
+# Bounds checked before any conversion or use: a number of thousands of digits makes int()
+# raise, an infinite duration makes a timer overflow. No setting needs more than these.
+MAX_WHOLE = 10**12
+MAX_SECONDS = 10 * 366 * 86_400.0  # ten years
+_WHOLE_TEXT = re.compile(r"^\s*[+-]?\d{1,13}\s*$")
+
+
 def _int(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError("expected a whole number")
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError("expected a whole number") from None
+    if isinstance(value, str) and not _WHOLE_TEXT.match(value):
+        raise ValueError("expected a whole number")
+    number = int(value)
+    if abs(number) > MAX_WHOLE:
+        raise ValueError(f"expected a whole number of at most {MAX_WHOLE:,}")
+    return number
 
 
 def _seconds(value: Any, key: str) -> float:
@@ -232,11 +242,15 @@ def _seconds(value: Any, key: str) -> float:
     if isinstance(value, bool):
         raise TypeError('expected a duration such as 30, "90s", "10m" or "2h"')
     if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError('expected a duration such as 30, "90s", "10m" or "2h"')
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        seconds = float(value) if abs(value) <= MAX_SECONDS else math.inf
+    else:
+        match = _DURATION.match(str(value)[:40])
+        if not match or len(str(value)) > 40:
+            raise ValueError('expected a duration such as 30, "90s", "10m" or "2h"')
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not math.isfinite(seconds) or abs(seconds) > MAX_SECONDS:
+        raise ValueError("expected a duration of at most ten years")
+    return seconds
 
 
 def _str(value: Any, key: str) -> str:
@@ -349,4 +363,6 @@ def _fail(key: str, value: Any, problem: str) -> None:
 def _shown(key: str, value: Any) -> str:
     if key == "proactive.api_key":
         return "***"
-    return mask_secrets(repr(value)) if is_secret(key) else repr(value)
+    text = mask_secrets(repr(value)) if is_secret(key) else repr(value)
+    # One line a person can read: a value thousands of characters long is cut short.
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
