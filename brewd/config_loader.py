@@ -158,7 +158,9 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, _Raw]:
 def _original_environ(environ: Mapping[str, str]) -> dict[str, _Raw]:
     """The original system's names (SPEC §2, §10); DB_* and REDIS_HOST/PORT/PASSWORD only
     where the URL variable is unset (an empty value counts as unset, as the original had it)."""
-    flat = {key: _Raw(environ[name], name) for name, key in LEGACY_ENV.items() if name in environ}
+    # Empty is unset, as the original read them (`x || default`, `x !== 'false'`), so a line
+    # such as `LOG_LEVEL=` in its environment file keeps the default.
+    flat = {key: _Raw(environ[name], name) for name, key in LEGACY_ENV.items() if environ.get(name)}
     url_variable = "BREWD_DATABASE_URL" if environ.get("BREWD_DATABASE_URL") else "DATABASE_URL"
     derived = database_url(environ, url_variable)
     if derived is not None:

@@ -218,3 +218,14 @@ def test_origins_of_flags() -> None:
         "/dev/null", {}, {"logging.level": "debug", "scheduler.workers": "2"}, {}
     )
     assert loaded.origins == {"logging.level": "--set", "scheduler.workers": "--set"}
+
+
+def test_empty_original_variables_keep_the_defaults() -> None:
+    """The original read `ENABLE_SCHEDULER !== 'false'` and `LOG_LEVEL || 'info'`: an empty
+    line in its file meant the default; before, brewd refused it (exit 78)."""
+    names = ("ENABLE_SCHEDULER", "ENABLE_PROACTIVE_MESSAGES", "LOG_LEVEL", "REDIS_URL")
+    config = load("/dev/null", dict.fromkeys(names, ""))
+    assert config.scheduler.enabled is True
+    assert config.proactive.enabled is False
+    assert config.logging.level == "info"
+    assert config.redis.url == "redis://127.0.0.1:6379/0"
