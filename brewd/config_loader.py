@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,14 +25,10 @@ from brewd.config import (
     default_jobs,
     is_secret,
 )
+from brewd.config_coerce import COERCE
 from brewd.errors import ConfigError
 from brewd.legacy_env import WINSTON_LEVELS, database_url, log_level, redis_url
 from brewd.masking import mask_secrets
-
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 @dataclass(frozen=True)
@@ -208,60 +202,9 @@ def _coerce(kind: str, item: _Raw, key: str) -> Any:
         return None
     base = kind.removesuffix(" | None")
     try:
-        return _COERCE[base](value, key)
+        return COERCE[base](value, key)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{key} = {_shown(key, value)} ({item.origin}): {exc}") from None
-
-
-def _bool(value: Any, key: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError("expected a boolean: true/false, 1/0 or yes/no")
-
-
-# Bounds checked before any conversion or use: a number of thousands of digits makes int()
-# raise, an infinite duration makes a timer overflow. No setting needs more than these.
-MAX_WHOLE = 10**12
-MAX_SECONDS = 10 * 366 * 86_400.0  # ten years
-_WHOLE_TEXT = re.compile(r"^\s*[+-]?\d{1,13}\s*$")
-
-
-def _int(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError("expected a whole number")
-    if isinstance(value, str) and not _WHOLE_TEXT.match(value):
-        raise ValueError("expected a whole number")
-    number = int(value)
-    if abs(number) > MAX_WHOLE:
-        raise ValueError(f"expected a whole number of at most {MAX_WHOLE:,}")
-    return number
-
-
-def _seconds(value: Any, key: str) -> float:
-    """A duration: a number of seconds, or a string such as "90s", "10m", "2h"."""
-    if isinstance(value, bool):
-        raise TypeError('expected a duration such as 30, "90s", "10m" or "2h"')
-    if isinstance(value, int | float):
-        seconds = float(value) if abs(value) <= MAX_SECONDS else math.inf
-    else:
-        match = _DURATION.match(str(value)[:40])
-        if not match or len(str(value)) > 40:
-            raise ValueError('expected a duration such as 30, "90s", "10m" or "2h"')
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if not math.isfinite(seconds) or abs(seconds) > MAX_SECONDS:
-        raise ValueError("expected a duration of at most ten years")
-    return seconds
-
-
-def _str(value: Any, key: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError("expected a string")
-    return value
-
-
-_COERCE = {"bool": _bool, "int": _int, "float": _seconds, "str": _str}
 
 
 def _validate(config: Config) -> None:
