@@ -39,7 +39,8 @@ Command = Callable[[ControlClient, argparse.Namespace], Reply]
 
 
 def _limit(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
+    # Bounded before conversion: int() of thousands of digits raises (Python's digit limit).
+    if not (len(text) <= 4 and text.isascii() and text.isdigit()) or not 1 <= int(text) <= 1000:
         raise argparse.ArgumentTypeError(f"{text!r}: must be an integer from 1 to 1000")
     return int(text)
 

@@ -6,8 +6,9 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
+
+from brewd.masking import mask_secrets
 
 DEFAULT_CONFIG_PATH = "/etc/brewd/brewd.toml"
 
@@ -98,7 +99,7 @@ class AnalyticsConfig:
 class ProactiveConfig:
     enabled: bool = False
     api_key: str | None = _secret()
-    base_url: str | None = None
+    base_url: str | None = _secret()  # may hold user:password@
     model: str = "claude-haiku-4-5"
     max_tokens: int = 150
     timeout: float = 10.0
@@ -151,18 +152,17 @@ SECTIONS: Mapping[str, type[Any]] = {
 }
 
 
+# Settings that are, or may hold, a secret: a password in a URL or key=value string, a key.
+SECRET_KEYS = frozenset({"database.url", "redis.url", "proactive.api_key", "proactive.base_url"})
+
+
 def is_secret(key: str) -> bool:
-    return key in {"database.url", "redis.url", "proactive.api_key"}
+    return key in SECRET_KEYS
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe for logs and status output."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = (parts.username or "") + ":***"
-    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+    """The URL or libpq key=value string with every password replaced by ***."""
+    return mask_secrets(url)
 
 
 def effective_values(config: Config) -> list[tuple[str, str]]:
@@ -187,6 +187,6 @@ def _display(key: str, value: Any) -> str:
         return "(unset)"
     if key == "proactive.api_key":
         return "*** (set)"
-    if key in {"database.url", "redis.url"}:
+    if key in SECRET_KEYS:
         return mask_url(str(value))
     return str(value).lower() if isinstance(value, bool) else str(value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,12 +25,10 @@ from brewd.config import (
     default_jobs,
     is_secret,
 )
+from brewd.config_coerce import COERCE
 from brewd.errors import ConfigError
-
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+from brewd.legacy_env import WINSTON_LEVELS, database_url, log_level, redis_url
+from brewd.masking import mask_secrets
 
 
 @dataclass(frozen=True)
@@ -42,23 +39,58 @@ class _Raw:
     origin: str
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """The configuration and, per `section.key` set by a source, where its value came from
+    (a file path, an environment variable's name, a flag); keys not in `origins` are defaults."""
+
+    config: Config
+    origins: Mapping[str, str]
+
+
 def load(
     path: str | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> Config:
     """Build the effective configuration; raise ConfigError naming the key and the problem."""
+    return load_explained(path, environ, overrides).config
+
+
+def load_explained(
+    path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+    flags: Mapping[str, str] | None = None,
+) -> Loaded:
+    """load(), also saying where each value came from; `flags` names the flag that set an
+    override (`--log-level`), otherwise it is `--set`."""
     environ = os.environ if environ is None else environ
     explicit = path or environ.get("BREWD_CONFIG")
     file_path = explicit or DEFAULT_CONFIG_PATH
     raw: dict[str, _Raw] = {}
     raw.update(_from_file(file_path, required=bool(explicit)))
     raw.update(_from_environ(environ))
-    raw.update({key: _Raw(value, "command line") for key, value in (overrides or {}).items()})
+    flags = flags or {}
+    raw.update({k: _Raw(v, flags.get(k, "--set")) for k, v in (overrides or {}).items()})
     config = _build(raw)
     config = dataclasses.replace(config, source=file_path if os.path.exists(file_path) else None)
+    config, origins = _canonical_level(config, {key: item.origin for key, item in raw.items()})
     _validate(config)
-    return config
+    return Loaded(config, origins)
+
+
+def _canonical_level(config: Config, origins: dict[str, str]) -> tuple[Config, dict[str, str]]:
+    """The log level under loguru's name; winston's names (the original's LOG_LEVEL) map to
+    the nearest loguru level, and the origin says which name was given."""
+    given = config.logging.level
+    level = log_level(given)
+    if level == given:
+        return config, origins
+    if "logging.level" in origins and level != given.strip().lower():
+        origins["logging.level"] += f" ({given!r}, winston's name)"
+    logging = dataclasses.replace(config.logging, level=level)
+    return dataclasses.replace(config, logging=logging), origins
 
 
 def _from_file(path: str, *, required: bool) -> dict[str, _Raw]:
@@ -96,7 +128,7 @@ def _flatten(document: Mapping[str, Any], origin: str) -> dict[str, _Raw]:
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, _Raw]:
-    flat = {key: _Raw(environ[name], name) for name, key in LEGACY_ENV.items() if name in environ}
+    flat = _original_environ(environ)
     jobs_by_upper = {name.upper(): name for name in JOB_DEFAULTS}
     for name, value in environ.items():
         if not name.startswith("BREWD_") or name == "BREWD_CONFIG":
@@ -114,6 +146,23 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, _Raw]:
                 raise ConfigError(f"{name}: unknown job (known: {', '.join(JOB_DEFAULTS)})")
             key = f"{job}.{key[len(job) + 1 :]}"
         flat[f"{section}.{key}"] = _Raw(value, name)
+    return flat
+
+
+def _original_environ(environ: Mapping[str, str]) -> dict[str, _Raw]:
+    """The original system's names (SPEC §2, §10); DB_* and REDIS_HOST/PORT/PASSWORD only
+    where the URL variable is unset (an empty value counts as unset, as the original had it)."""
+    # Empty is unset, as the original read them (`x || default`, `x !== 'false'`), so a line
+    # such as `LOG_LEVEL=` in its environment file keeps the default.
+    flat = {key: _Raw(environ[name], name) for name, key in LEGACY_ENV.items() if environ.get(name)}
+    url_variable = "BREWD_DATABASE_URL" if environ.get("BREWD_DATABASE_URL") else "DATABASE_URL"
+    derived = database_url(environ, url_variable)
+    if derived is not None:
+        flat["database.url"] = _Raw(derived.value, derived.origin)
+    if not (environ.get("REDIS_URL") or environ.get("BREWD_REDIS_URL")):
+        derived = redis_url(environ)
+        if derived is not None:
+            flat["redis.url"] = _Raw(derived.value, derived.origin)
     return flat
 
 
@@ -153,47 +202,9 @@ def _coerce(kind: str, item: _Raw, key: str) -> Any:
         return None
     base = kind.removesuffix(" | None")
     try:
-        return _COERCE[base](value, key)
+        return COERCE[base](value, key)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{key} = {_shown(key, value)} ({item.origin}): {exc}") from None
-
-
-def _bool(value: Any, key: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError("expected a boolean: true/false, 1/0 or yes/no")
-
-
-def _int(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError("expected a whole number")
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError("expected a whole number") from None
-
-
-def _seconds(value: Any, key: str) -> float:
-    """A duration: a number of seconds, or a string such as "90s", "10m", "2h"."""
-    if isinstance(value, bool):
-        raise TypeError('expected a duration such as 30, "90s", "10m" or "2h"')
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError('expected a duration such as 30, "90s", "10m" or "2h"')
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-def _str(value: Any, key: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError("expected a string")
-    return value
-
-
-_COERCE = {"bool": _bool, "int": _int, "float": _seconds, "str": _str}
 
 
 def _validate(config: Config) -> None:
@@ -209,8 +220,12 @@ def _validate(config: Config) -> None:
     for name, job in config.jobs.items():
         check_cron(f"jobs.{name}.schedule", job.schedule)
         _positive(f"jobs.{name}.timeout", job.timeout)
-    if config.logging.level.lower() not in LOG_LEVELS:
-        _fail("logging.level", config.logging.level, f"expected one of {', '.join(LOG_LEVELS)}")
+    if config.logging.level not in LOG_LEVELS:
+        _fail(
+            "logging.level",
+            config.logging.level,
+            f"expected one of {', '.join(LOG_LEVELS)} (or winston's {', '.join(WINSTON_LEVELS)})",
+        )
     if config.pokes.retention_days < 7:
         _fail(
             "pokes.retention_days",
@@ -268,7 +283,7 @@ def _check_endpoints(config: Config) -> None:
         _fail("proactive.model", config.proactive.model, "must not be empty")
     base = config.proactive.base_url
     if base is not None and urlsplit(base).scheme not in ("http", "https"):
-        _fail("proactive.base_url", base, "expected an http:// or https:// URL")
+        _fail("proactive.base_url", mask_secrets(base), "expected an http:// or https:// URL")
 
 
 def check_cron(key: str, expression: str) -> None:
@@ -291,4 +306,8 @@ def _fail(key: str, value: Any, problem: str) -> None:
 
 
 def _shown(key: str, value: Any) -> str:
-    return "***" if is_secret(key) else repr(value)
+    if key == "proactive.api_key":
+        return "***"
+    text = mask_secrets(repr(value)) if is_secret(key) else repr(value)
+    # One line a person can read: a value thousands of characters long is cut short.
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"

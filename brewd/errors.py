@@ -16,6 +16,24 @@ class ConfigError(BrewdError):
     exit_code = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops a restart loop
 
 
+class UsageError(BrewdError):
+    """The command line is wrong."""
+
+    exit_code = 64  # EX_USAGE
+
+
+class ControlSocketError(BrewdError):
+    """The control socket cannot be created."""
+
+    exit_code = 73  # EX_CANTCREAT: a path, directory or permission problem an operator fixes
+
+
+class ControlSocketInUse(BrewdError):
+    """Another brewd already listens on the control socket."""
+
+    exit_code = 69  # EX_UNAVAILABLE: the path is taken by a live daemon
+
+
 class DatabaseError(BrewdError):
     """The database failed."""
 

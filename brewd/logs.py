@@ -172,6 +172,12 @@ def set_level(level: str) -> None:
     _State.level_no = level_no(level)
 
 
+def mask_known_secrets(text: str) -> str:
+    """`text` with every secret known to the log masking replaced: for what is shown other
+    than through the log (the health report's error strings)."""
+    return _State.redactor.mask(text)
+
+
 def register_secrets(config: Config) -> None:
     """Mask the configuration's secrets (from the file as well as the environment) from now on."""
     _State.redactor.add(secret_values(config))

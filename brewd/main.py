@@ -9,9 +9,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
 from brewd import __version__
-from brewd.config import Config, effective_values
-from brewd.config_loader import load
-from brewd.errors import BrewdError, ConfigError, DatabaseError
+from brewd.config import Config
+from brewd.config_loader import Loaded, load_explained
+from brewd.errors import BrewdError, ConfigError, DatabaseError, UsageError
+from brewd.masking import mask_secrets
 
 # sysexits.h codes, so that systemd and scripts can tell failures apart.
 EX_OK = 0
@@ -29,14 +30,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be an integer greater than 0")
+MAX_PLAN_HOURS = 8760  # a year: every DST change of every zone, in well under a second
+
+
+def _plan_hours(text: str) -> int:
+    # Bounded before conversion: int() of thousands of digits raises, a huge N ran for minutes.
+    if not (len(text) <= 4 and text.isascii() and text.isdigit()) or not (
+        1 <= int(text) <= MAX_PLAN_HOURS
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{text[:20]!r}: must be an integer from 1 to {MAX_PLAN_HOURS} (a year)"
+        )
     return int(text)
 
 
 EPILOG = (
-    "Exit status: 0 ok, 64 usage, 69 database unreachable, 70 internal error, 78 bad configuration."
+    "Exit status: 0 ok, 64 usage, 69 unavailable (database down, socket taken), 70 internal "
+    "error, 73 cannot create the control socket, 78 bad configuration."
 )
 
 Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
@@ -78,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         "the coming slots of every job in local time and UTC, with DST decisions",
     )
     plan.add_argument(
-        "--hours", type=_positive_int, default=24, metavar="N", help="how far ahead (default 24)"
+        "--hours",
+        type=_plan_hours,
+        default=24,
+        metavar="N",
+        help=f"how far ahead, 1 to {MAX_PLAN_HOURS} (default 24)",
     )
     add(
         sub,
@@ -103,7 +117,10 @@ def _common_options() -> _Parser:
         help="configuration file (env BREWD_CONFIG; default /etc/brewd/brewd.toml)",
     )
     common.add_argument(
-        "--log-level", metavar="LEVEL", help="trace, debug, info, warning, error (env LOG_LEVEL)"
+        "--log-level",
+        metavar="LEVEL",
+        help="trace, debug, info, warning, error; winston's warn, http, verbose, silly too "
+        "(env LOG_LEVEL)",
     )
     common.add_argument(
         "--socket", metavar="PATH", help="control socket path (env BREWD_CONTROL_SOCKET)"
@@ -119,12 +136,17 @@ def _common_options() -> _Parser:
     return common
 
 
+FLAGS = {"logging.level": "--log-level", "control.socket": "--socket"}
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, str]:
     overrides: dict[str, str] = {}
     for item in args.set:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        section, dot, name = key.strip().partition(".")
+        if not (sep and dot and section and name):
+            shown = mask_secrets(item)[:80]
+            raise UsageError(f"--set {shown!r}: expected SECTION.KEY=VALUE")
         overrides[key.strip()] = value
     if args.log_level:
         overrides["logging.level"] = args.log_level
@@ -133,15 +155,18 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
     return overrides
 
 
+def load_explained_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Loaded:
+    return load_explained(args.config, environ, _overrides(args), FLAGS)
+
+
 def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
-    return load(args.config, environ, _overrides(args))
+    return load_explained_config(args, environ).config
 
 
 def _cmd_check_config(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    config = load_config(args, environ)
-    print(f"# configuration OK (file: {config.source or 'none, built-in defaults'})")
-    for key, value in effective_values(config):
-        print(f"{key} = {value}")
+    from brewd.check_config import render
+
+    print(render(load_explained_config(args, environ), environ))
     return EX_OK
 
 
@@ -190,11 +215,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ConfigError as exc:
         print(f"brewd: configuration error: {exc}", file=sys.stderr)
         return EX_CONFIG
+    except UsageError as exc:
+        print(f"brewd: usage error: {exc}", file=sys.stderr)
+        return EX_USAGE
     except DatabaseError as exc:
         print(f"brewd: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
     except BrewdError as exc:
         print(f"brewd: {exc}", file=sys.stderr)
-        return EX_SOFTWARE
+        return int(getattr(exc, "exit_code", EX_SOFTWARE))
     except KeyboardInterrupt:
         return 130

@@ -2,41 +2,39 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from brewd.config import Config
+from brewd.masking import MASK, passwords_in
 
-MASK = "***"
 # Masking a very short value would shred unrelated words in every line; no real password or
 # API key is this short.
 MIN_SECRET_LENGTH = 4
-_CONNINFO_PASSWORD = re.compile(r"""\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']+)""")
+# Environment variables that are secrets whole (the original's DB_PASSWORD and CLAUDE_API_KEY
+# included: an environment file written for it may still hold them).
+SECRET_VARIABLES = (
+    "ANTHROPIC_API_KEY",
+    "CLAUDE_API_KEY",
+    "PGPASSWORD",
+    "DB_PASSWORD",
+    "REDIS_PASSWORD",
+)
+# Variables whose value is a connection string or URL that may hold a password.
+DSN_VARIABLES = ("DATABASE_URL", "REDIS_URL", "ANTHROPIC_BASE_URL", "BREWD_PROACTIVE_BASE_URL")
 
 
 def url_passwords(url: str) -> set[str]:
-    """The password inside a URL or libpq key=value string, raw and percent-decoded."""
-    found: set[str] = set()
-    if "://" in url:
-        parts = urlsplit(url)
-        if parts.password:
-            found |= {parts.password, unquote(parts.password)}
-        for value in parse_qs(parts.query).get("password", []):
-            found.add(value)
-    else:
-        for match in _CONNINFO_PASSWORD.finditer(url):
-            found.add(match.group(1).strip("'").replace("\\'", "'"))
-    return found
+    """The passwords inside a URL or libpq key=value string, raw and percent-decoded."""
+    return passwords_in(url)
 
 
 def secrets_from_environ(environ: Mapping[str, str]) -> set[str]:
-    """Secrets the environment holds: passwords in the URLs, the API key, libpq's PGPASSWORD."""
+    """Secrets the environment holds: passwords in the URLs, API keys, the password variables."""
     found: set[str] = set()
-    for name in ("DATABASE_URL", "REDIS_URL"):
+    for name in (*DSN_VARIABLES, "BREWD_DATABASE_URL", "BREWD_REDIS_URL"):
         found |= url_passwords(environ.get(name, ""))
-    for name in ("ANTHROPIC_API_KEY", "PGPASSWORD"):
+    for name in (*SECRET_VARIABLES, "BREWD_PROACTIVE_API_KEY"):
         if environ.get(name):
             found.add(environ[name])
     return found
@@ -48,6 +46,7 @@ def secret_values(config: Config) -> set[str]:
     if config.database.url:
         found |= url_passwords(config.database.url)
     found |= url_passwords(config.redis.url)
+    found |= url_passwords(config.proactive.base_url or "")
     if config.proactive.api_key:
         found.add(config.proactive.api_key)
     return found

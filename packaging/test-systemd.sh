@@ -88,11 +88,11 @@ dpkg-deb -Zgzip -b "$work/next" "$work/root/root/brewd-next.deb" >/dev/null
 cp /etc/resolv.conf "$work/root/etc/resolv.conf"
 check "chroot: apt install ./brewd.deb (no systemd running)" \
     in_chroot apt-get install -y -q /root/brewd.deb
-check "chroot: unit enabled, service user created, brewd.env 0640 root:brewd" \
+check "chroot: unit enabled, service user created, brewd.env 0600 root:root" \
     in_chroot /bin/sh -ec '
         test -L /etc/systemd/system/multi-user.target.wants/brewd.service
         getent passwd brewd >/dev/null
-        test "$(stat -c %a:%U:%G /etc/brewd/brewd.env)" = 640:root:brewd'
+        test "$(stat -c %a:%U:%G /etc/brewd/brewd.env)" = 600:root:root'
 check "chroot: apt purge brewd" in_chroot apt-get purge -y -q brewd
 
 # --- 2. boot it -------------------------------------------------------------------------
@@ -130,15 +130,17 @@ check "brewd enabled and started on install (database not configured yet)" sh_in
     systemctl is-enabled --quiet brewd
     for i in $(seq 60); do systemctl is-active --quiet brewd && exit 0; sleep 0.5; done
     systemctl status --no-pager brewd; exit 1'
-check "brewd.env 0640 root:brewd; brewd.toml is a conffile" sh_in '
-    test "$(stat -c %a:%U:%G /etc/brewd/brewd.env)" = 640:root:brewd
+check "brewd.env 0600 root:root; brewd.toml is a conffile" sh_in '
+    test "$(stat -c %a:%U:%G /etc/brewd/brewd.env)" = 600:root:root
     dpkg-query -W -f="\${Conffiles}" brewd | grep -q " /etc/brewd/brewd.toml "'
 check "man pages brewd(8) and brewctl(1) installed" sh_in '
     test -s /usr/share/man/man8/brewd.8.gz; test -s /usr/share/man/man1/brewctl.1.gz'
 
 sh_in 'echo "DATABASE_URL=postgresql://brewd:brewd-test-pw@127.0.0.1:5432/brewd" >>/etc/brewd/brewd.env'
-check "brewd db init (as the brewd user, secrets from brewd.env)" sh_in '
-    runuser -u brewd -- sh -ec "set -a; . /etc/brewd/brewd.env; exec brewd db init"'
+check "brewd.env unreadable by the brewd user and group" sh_in '
+    ! runuser -u brewd -- cat /etc/brewd/brewd.env >/dev/null 2>&1'
+check "brewd db init (as the brewd user, secrets read by root from brewd.env)" sh_in '
+    set -a; . /etc/brewd/brewd.env; set +a; runuser -u brewd -- brewd db init'
 check "systemctl restart brewd: active" sh_in '
     systemctl restart brewd; systemctl is-active --quiet brewd'
 check "the secret stays out of the journal" sh_in '! journalctl -u brewd | grep -q brewd-test-pw'

@@ -54,6 +54,12 @@ def user_poke_count(user_id: object) -> str:
     return f"user:{user_id}:poke_count"
 
 
+def username(name: str) -> str:
+    """The original's username index (expireUsers.ts deleted it on expiry); brewd deletes it
+    too, so none written before the cut-over outlives its user."""
+    return f"user:username:{name}"
+
+
 def cafe_username(cafe_id: object, username: str) -> str:
     return f"cafe:{cafe_id}:username:{username}"
 
@@ -72,6 +78,17 @@ def cafe_messages_channel(cafe_id: object) -> str:
 
 def cafe_last_proactive_message(cafe_id: object) -> str:
     return f"cafe:{cafe_id}:last_proactive_message"
+
+
+def parse_epoch_ms(value: str | bytes | None) -> int | None:
+    """A last_proactive_message value (the original's format: epoch milliseconds as decimal
+    digits, `Date.now().toString()`), or None when absent or not that format. Bounded before
+    conversion: the value is whatever another program left in a shared Redis."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if value is None or not (0 < len(value) <= 15 and value.isascii() and value.isdigit()):
+        return None
+    return int(value)
 
 
 def analytics(cafe_id: object, hour_utc: str) -> str:

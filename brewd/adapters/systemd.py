@@ -54,10 +54,10 @@ def parse_watchdog(environ: Mapping[str, str], pid: int) -> float | None:
     watchdog_pid = environ.get("WATCHDOG_PID")
     if watchdog_pid and watchdog_pid.strip() != str(pid):
         return None
-    try:
-        usec = int(environ.get("WATCHDOG_USEC", ""))
-    except ValueError:
-        return None
+    text = environ.get("WATCHDOG_USEC", "").strip()
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
+        return None  # bounded: a huge number would overflow the division below
+    usec = int(text)
     return usec / 2 / 1_000_000 if usec > 0 else None
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import grp
 import http.client
 import json
+import os
 import socket
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
@@ -88,10 +90,11 @@ def explain(path: str, exc: OSError, timeout: float | None) -> str:
             "or it listens elsewhere (--socket, BREWD_CONTROL_SOCKET)"
         )
     if isinstance(exc, PermissionError):
-        return (
-            f"permission denied on {path}: join the socket's group "
-            "(`sudo usermod -aG brewd $USER`, then log in again) or run as root"
-        )
+        group = socket_group(path)
+        join = f"join the group {group!r} (`sudo usermod -aG {group} $USER`, then log in again)"
+        if group is None:
+            join = "join the socket's group (see `ls -l` of the socket and its directory)"
+        return f"permission denied on {path}: {join} or run as root"
     if isinstance(exc, ConnectionRefusedError):
         return (
             f"nothing listens on {path}: brewd is not running (the socket file is left from an "
@@ -101,3 +104,18 @@ def explain(path: str, exc: OSError, timeout: float | None) -> str:
         within = f" within {timeout:g} s" if timeout else ""
         return f"brewd did not answer on {path}{within}; see `journalctl -u brewd`"
     return f"cannot talk to brewd on {path}: {exc.strerror or exc}"
+
+
+def socket_group(path: str) -> str | None:
+    """The group that grants access to `path`: the socket's, or (when its directory cannot
+    be searched) the directory's; None if neither can be found out."""
+    for candidate in (path, os.path.dirname(os.path.abspath(path))):
+        try:
+            gid = os.stat(candidate).st_gid
+        except OSError:
+            continue
+        try:
+            return grp.getgrgid(gid).gr_name
+        except KeyError:
+            return str(gid)
+    return None

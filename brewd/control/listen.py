@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from loguru import logger
 
 from brewd.control.peer import group_id
-from brewd.errors import BrewdError
+from brewd.errors import ControlSocketError, ControlSocketInUse
 
 SOCKET_MODE = 0o660
 MAX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the terminating NUL
@@ -20,8 +20,8 @@ PROBE_TIMEOUT = 1.0
 
 
 def bind_control_socket(path: str, *, group: str, backlog: int = 128) -> tuple[socket.socket, int]:
-    """A listening socket at `path` and its file's inode; BrewdError if another process
-    listens there.
+    """A listening socket at `path` and its file's inode; ControlSocketInUse if another process
+    listens there, ControlSocketError if it cannot be created.
 
     The socket is bound under a temporary name, given its mode and group, then renamed into
     place, so `path` never exists with the wrong permissions. The check-and-replace runs under
@@ -31,7 +31,9 @@ def bind_control_socket(path: str, *, group: str, backlog: int = 128) -> tuple[s
     directory = os.path.dirname(path)
     temporary = os.path.join(directory, f".{os.getpid()}.tmp")
     if len(os.fsencode(path)) > MAX_PATH or len(os.fsencode(temporary)) > MAX_PATH:
-        raise BrewdError(f"control socket path {path} is too long (at most {MAX_PATH} bytes)")
+        raise ControlSocketError(
+            f"control socket path {path} is too long (at most {MAX_PATH} bytes)"
+        )
     _ensure_directory(directory)
     with _locked(directory):
         _remove_if_stale(path)
@@ -49,7 +51,9 @@ def bind_control_socket(path: str, *, group: str, backlog: int = 128) -> tuple[s
             sock.close()
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
-            raise BrewdError(f"cannot create control socket {path}: {exc.strerror}") from exc
+            raise ControlSocketError(
+                f"cannot create control socket {path}: {exc.strerror}"
+            ) from exc
     sock.setblocking(False)
     return sock, inode
 
@@ -64,15 +68,24 @@ def remove_socket_file(path: str, inode: int) -> None:
 def _ensure_directory(directory: str) -> None:
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)
+    except FileExistsError as exc:  # makedirs' word for "a file is in the way"
+        raise ControlSocketError(
+            f"cannot create the control socket directory {directory}: a file is in the way"
+        ) from exc
     except OSError as exc:
-        raise BrewdError(
+        raise ControlSocketError(
             f"cannot create the control socket directory {directory}: {exc.strerror}"
         ) from exc
 
 
 @contextlib.contextmanager
 def _locked(directory: str) -> Iterator[None]:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise ControlSocketError(
+            f"cannot open the control socket directory {directory}: {exc.strerror}"
+        ) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -87,7 +100,9 @@ def _remove_if_stale(path: str) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(mode):
-        raise BrewdError(f"{path} exists and is not a socket: remove it or set control.socket")
+        raise ControlSocketError(
+            f"{path} exists and is not a socket: remove it or set control.socket"
+        )
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(PROBE_TIMEOUT)
     try:
@@ -99,12 +114,12 @@ def _remove_if_stale(path: str) -> None:
     except TimeoutError:
         pass  # a full backlog: someone is listening, just busy
     except OSError as exc:
-        raise BrewdError(
+        raise ControlSocketError(
             f"cannot check the existing control socket {path}: {exc.strerror}"
         ) from exc
     finally:
         probe.close()
-    raise BrewdError(
+    raise ControlSocketInUse(
         f"another brewd is already listening on {path}: stop it, or set control.socket "
         "(BREWD_CONTROL_SOCKET, --socket) to another path"
     )

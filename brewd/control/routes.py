@@ -11,6 +11,7 @@ from brewd.control.calls import PortCalls
 from brewd.control.openapi import document
 from brewd.control.peer import Peer, groups_of, is_allowed, peer_of
 from brewd.control.port import ControlPort
+from brewd.control.refusals import RefusalLog
 from brewd.control.responses import encode, encoded_response, json_response
 from brewd.metrics import CONTENT_TYPE, Metrics
 
@@ -28,6 +29,7 @@ PORT = web.AppKey("port", ControlPort)
 METRICS = web.AppKey("metrics", Metrics)
 CALLS = web.AppKey("calls", PortCalls)
 ACCESS = web.AppKey("access", Access)
+REFUSALS = web.AppKey("refusals", RefusalLog)
 
 MAX_RUNS = 1000
 # A manual run's outcome as an HTTP status: the spec's 500 for a failed run is the one 5xx the
@@ -121,7 +123,9 @@ def query_int(request: web.Request, name: str, *, default: int, low: int, high: 
     raw = _single(request, name)
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+    # Bounded before conversion: int() of thousands of digits raises (Python's digit limit).
+    digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
+    if not (digits and low <= int(raw) <= high):
         raise web.HTTPBadRequest(text=f"query parameter {name!r} must be an integer {low}..{high}")
     return int(raw)
 
@@ -132,6 +136,9 @@ async def authorized(request: web.Request) -> str:
     peer = peer_of(request.transport.get_extra_info("socket") if request.transport else None)
     who = await request.app[CALLS].call(_admitted, peer, access)
     if who is None:
+        reason = _refusal_reason(peer, access)
+        refusals = request.app[REFUSALS]  # on a thread: naming the uid may query NSS
+        await request.app[CALLS].call(refusals.refused, peer, request.method, request.path, reason)
         raise web.HTTPForbidden(
             text="permission denied: trigger, pause and resume need root, the daemon's user, "
             "or membership of the admin group"
@@ -150,6 +157,12 @@ def _admitted(peer: Peer | None, access: Access) -> str | None:
         peer, daemon_uid=access.daemon_uid, admin_gid=access.admin_gid, groups=groups
     )
     return peer.describe() if allowed else None
+
+
+def _refusal_reason(peer: Peer | None, access: Access) -> str:
+    if peer is None:
+        return "no peer credentials (not a Unix socket)"
+    return "not root, the daemon's user, or a member of the admin group"
 
 
 async def _drain_body(request: web.Request, timeout: float) -> None:

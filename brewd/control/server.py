@@ -18,9 +18,10 @@ from brewd.control.calls import FRESH_FOR, PortCalls
 from brewd.control.listen import bind_control_socket, remove_socket_file
 from brewd.control.peer import group_id
 from brewd.control.port import ControlPort
+from brewd.control.refusals import RefusalLog
 from brewd.control.responses import errors_as_json, protocol_error
-from brewd.control.routes import ACCESS, CALLS, METRICS, PORT, Access, routes
-from brewd.errors import BrewdError
+from brewd.control.routes import ACCESS, CALLS, METRICS, PORT, REFUSALS, Access, routes
+from brewd.errors import BrewdError, ControlSocketError
 from brewd.metrics import Metrics
 
 EXECUTOR_THREADS = 8  # port calls in flight at once; reads are coalesced, so this is plenty
@@ -40,6 +41,7 @@ def build_app(
     app[PORT] = port
     app[METRICS] = metrics
     app[CALLS] = PortCalls(timeout=config.request_timeout, fresh_for=fresh_for)
+    app[REFUSALS] = RefusalLog()
     app[ACCESS] = Access(
         daemon_uid=os.geteuid(), admin_gid=admin_gid, body_timeout=config.request_timeout
     )
@@ -133,6 +135,15 @@ class ControlServer:
                 )
 
 
+def _start_error(exc: BaseException, path: str) -> BrewdError:
+    """One line for the operator, of the kind main() turns into the right exit status."""
+    if isinstance(exc, BrewdError):
+        return exc
+    if isinstance(exc, OSError):
+        return ControlSocketError(f"cannot create control socket {path}: {exc.strerror or exc}")
+    return BrewdError(f"control server: {exc}")
+
+
 def _quiet_aiohttp_logger() -> logging.Logger:
     """aiohttp's own error logging, routed to loguru in one line without traceback."""
     http_log = logging.Logger("brewd.control.http")  # unregistered: no global logging state
@@ -209,7 +220,7 @@ class ControlThread:
             await self._server.start()
         except BaseException as exc:
             await self._server.stop(1.0)
-            error = exc if isinstance(exc, BrewdError) else BrewdError(f"control server: {exc}")
+            error = _start_error(exc, self.config.socket)
             self._started.set_exception(error)
             return
         self._started.set_result(None)

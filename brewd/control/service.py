@@ -10,6 +10,7 @@ from typing import Any
 from brewd import __version__
 from brewd.control.port import TriggeredRun
 from brewd.errors import UnknownJob
+from brewd.logs import mask_known_secrets
 from brewd.scheduler import Scheduler
 
 MAX_LOOP_SILENCE_S = 330.0  # the loop sleeps at most 300 s; longer silence means it is stuck
@@ -124,5 +125,5 @@ def _probe(ping: Callable[[], object]) -> dict[str, Any]:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
+    text = mask_known_secrets(str(exc)).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

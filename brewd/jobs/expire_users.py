@@ -55,6 +55,7 @@ def _forget(redis: Redis, rows: list[Row]) -> None:
     pipe = redis.pipeline(transaction=False)
     queue_delete(pipe, (cache.user(row["id"]) for row in rows))
     queue_delete(pipe, (cache.cafe_username(row["cafe_id"], row["username"]) for row in rows))
+    queue_delete(pipe, (cache.username(row["username"]) for row in rows))  # the original's
     members: dict[UUID, list[str]] = defaultdict(list)
     for row in rows:
         members[row["cafe_id"]].append(str(row["id"]))

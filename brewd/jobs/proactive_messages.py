@@ -13,6 +13,7 @@ from brewd.adapters import cache as keys
 from brewd.errors import CacheError
 from brewd.jobs.base import JobContext, JobResult
 from brewd.jobs.proactive_draft import Breaker, Draft, Plan, draft
+from brewd.jobs.proactive_legacy import posted_recently
 from brewd.jobs.proactive_rules import choose_trigger, time_band
 from brewd.jobs.proactive_store import Limits, limit_reasons, load_cafes, record
 
@@ -83,6 +84,9 @@ def _plan(ctx: JobContext, tally: Tally) -> list[Plan]:
         else:
             triggered.append((cafe, trigger))
     held = limit_reasons(ctx.conn, (cafe for cafe, _ in triggered), ctx.now, _limits(ctx))
+    free = [cafe.id for cafe, _ in triggered if cafe.id not in held]
+    for cafe_id in posted_recently(ctx, free, ctx.now, _limits(ctx).min_interval):
+        held[cafe_id] = "rate-limited"  # by the original scheduler's key (cut-over)
     plans = []
     for cafe, trigger in triggered:
         if cafe.id in held:

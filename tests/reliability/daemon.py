@@ -30,6 +30,15 @@ SCRUBBED = (
     "ENABLE_PROACTIVE_MESSAGES",
     "LOG_LEVEL",
     "BREWD_CONFIG",
+    # the original scheduler's names, read when DATABASE_URL / REDIS_URL are unset
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_USER",
+    "DB_PASSWORD",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_PASSWORD",
 )
 
 

@@ -52,7 +52,9 @@ CASES: list[tuple[str, str, dict[str, str], list[str], str]] = [
     ("bool env 2", "", {"ENABLE_PROACTIVE_MESSAGES": "2"}, [], "proactive.enabled"),
     ("level env", "", {"LOG_LEVEL": "loud"}, [], "logging.level"),
     ("redis env", "", {"REDIS_URL": f"foo://:{PASSWORD}@bar"}, [], "redis.url"),
-    ("empty redis env", "", {"REDIS_URL": ""}, [], "redis.url"),
+    # brewd's own name; an empty REDIS_URL (the original's name) keeps the default, as the
+    # original read it (tests/unit/test_original_env.py)
+    ("empty redis env", "", {"BREWD_REDIS_URL": ""}, [], "redis.url"),
     ("dsn env", "", {"DATABASE_URL": f"password={PASSWORD} notadsn"}, [], "database.url"),
     ("int env", "", {"BREWD_SCHEDULER_WORKERS": "x"}, [], "scheduler.workers"),
     ("job env", "", {"BREWD_JOBS_NOSUCHJOB_SCHEDULE": "* * * * *"}, [], "BREWD_JOBS_NOSUCHJOB"),
@@ -65,7 +67,6 @@ CASES: list[tuple[str, str, dict[str, str], list[str], str]] = [
     ("env over file", "[scheduler]\nworkers = 4", {"BREWD_SCHEDULER_WORKERS": "-1"}, [], "workers"),
     ("file, env elsewhere", "[history]\nkeep_days = 0", {"LOG_LEVEL": "debug"}, [], "keep_days"),
     ("flag", "", {}, ["--set", "scheduler.workers=abc"], "scheduler.workers"),
-    ("flag format", "", {}, ["--set", "workers"], "--set"),
 ]
 
 
@@ -91,6 +92,17 @@ def test_bad_configuration_exits_78_with_one_line_and_starts_nothing(
     assert PASSWORD not in lines[0]
     assert not os.path.exists(sock)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["brewd.toml"]
+
+
+def test_a_malformed_set_flag_is_a_usage_error_and_starts_nothing(tmp_path: Path) -> None:
+    """`--set workers` is a bad command line (64), not a bad configuration (78)."""
+    sock = str(tmp_path / "s.sock")
+    config = tmp_path / "brewd.toml"
+    config.write_text(f'[control]\nsocket = "{sock}"\n')
+    result = run_brewd("run", "--config", str(config), "--set", "workers", env=clean_env())
+    assert result.returncode == 64, result.stderr
+    assert result.stderr == "brewd: usage error: --set 'workers': expected SECTION.KEY=VALUE\n"
+    assert not os.path.exists(sock)
 
 
 @pytest.mark.parametrize("kind", ["missing", "directory", "unreadable"])

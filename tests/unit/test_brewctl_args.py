@@ -28,7 +28,8 @@ def test_socket_and_json_go_before_or_after_the_command() -> None:
 @pytest.mark.parametrize(
     "argv",
     [[], ["frobnicate"], ["trigger"], ["history", "x", "-n", "0"], ["history", "x", "-n", "1001"],
-     ["history", "x", "-n", "many"], ["status", "--bogus"]],
+     ["history", "x", "-n", "many"], ["status", "--bogus"], ["history", "x", "-n", "٣"],
+     ["history", "x", "-n", "9" * 5000], ["history", "x", "-n", "0" * 30 + "5"]],
 )  # fmt: skip
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:

@@ -148,7 +148,6 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         ([], {"ENABLE_SCHEDULER": "maybe"}),
         (["--set", "scheduler.timezone=Nowhere/Land"], {}),
         (["--set", "scheduler.unknown=1"], {}),
-        (["--set", "novalue"], {}),
     ],
 )
 def test_check_config_exits_78_with_one_line(
@@ -159,3 +158,28 @@ def test_check_config_exits_78_with_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("brewd: configuration error:")
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        ("scheduler.workers=" + "9" * 5000, "expected a whole number"),
+        ("scheduler.workers=99999999999999", "expected a whole number"),
+        ("scheduler.workers=1000000000001", "at most 1,000,000,000,000"),
+        ("scheduler.shutdown_timeout=" + "9" * 400, "expected a duration"),
+        ("scheduler.shutdown_timeout=99999999999d", "at most ten years"),
+    ],
+)
+def test_numbers_are_bounded_before_conversion(
+    setting: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: 400 nines made an infinite timeout that passed validation."""
+    assert main(["check-config", "--config", "/dev/null", "--set", setting], {}) == EX_CONFIG
+    err = capsys.readouterr().err
+    assert problem in err
+    assert len(err) < 250  # the value is cut short, the line stays readable
+
+
+def test_an_infinite_duration_in_the_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="at most ten years"):
+        load(write(tmp_path, "[proactive]\ntimeout = inf\n"), {})

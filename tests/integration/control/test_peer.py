@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import grp
 import json
 import os
+import pwd
+import re
 import shutil
 import subprocess
 from typing import Any
 
 import pytest
+from loguru import logger
 
 from tests.integration.control.conftest import StartControl
 from tests.integration.control.stub_port import StubPort
@@ -71,7 +75,22 @@ def test_another_uid_reads_but_cannot_change_anything(
     stub: StubPort, start_control: StartControl
 ) -> None:
     path = start_control(stub, group="nogroup", admin_group="root").socket_path
-    replies = as_nobody(path, READS + MUTATIONS)
+    seen: list[str] = []
+    sink = logger.add(seen.append, format="{level} {message}", level="INFO")
+    try:
+        replies = as_nobody(path, READS + MUTATIONS)
+    finally:
+        logger.remove(sink)
+    # Logged with who tried; the next two refusals of that uid within the minute are counted.
+    refused = [line for line in seen if "refused" in line]
+    nobody = pwd.getpwnam("nobody")
+    assert len(refused) == 1
+    assert re.fullmatch(
+        rf"WARNING refused POST /api/scheduler/trigger/expirePokes from uid {nobody.pw_uid} "
+        rf"\(nobody\) gid {grp.getgrnam('nogroup').gr_gid} pid \d+: not root, the daemon's "
+        r"user, or a member of the admin group\n",
+        refused[0],
+    )
     assert [status for status, _ in replies] == [200, 200, 200, 403, 403, 403]
     assert "permission denied" in replies[3][1]["error"]
     assert stub.calls == []
