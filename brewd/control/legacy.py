@@ -11,7 +11,7 @@ def scheduler_status(status: dict[str, Any]) -> dict[str, Any]:
     """`{isRunning, jobCount, jobs}`: the original listed the jobs it had scheduled, and none
     when ENABLE_SCHEDULER=false; brewd's jobs disabled by configuration are not scheduled
     either. A paused job still has its slots (recorded missed), so it is listed."""
-    scheduling = bool(status["running"]) and bool(status["enabled"])
+    scheduling = bool(status["running"]) and bool(status.get("enabled", True))
     jobs = [job["name"] for job in status["jobs"] if job.get("enabled", True)] if scheduling else []
     return {"isRunning": scheduling, "jobCount": len(jobs), "jobs": jobs}
 
