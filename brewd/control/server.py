@@ -165,7 +165,7 @@ def bind_tcp(address: ListenAddress, backlog: int = 128) -> socket.socket:
     try:
         sock = socket.create_server((address.host, address.port), family=family, backlog=backlog)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise ConfigError(f"http.listen = '{address}': cannot listen there ({reason})") from None
     sock.setblocking(False)
     return sock

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from brewd.config_loader import load
 from brewd.control.address import ListenAddress, parse_listen
 from brewd.errors import ConfigError
-from tests.reliability.daemon import clean_env
 
 NO_FILE = "/dev/null"  # an empty configuration file: defaults
 
@@ -62,19 +58,3 @@ def test_off_by_default_and_empty_means_off() -> None:
 def test_a_bad_value_is_a_config_error_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"^http.listen = '127.0.0.1': expected host:port"):
         load(NO_FILE, environ={"BREWD_HTTP_LISTEN": "127.0.0.1"})
-
-
-def test_brewd_run_exits_78_with_one_line() -> None:
-    env = clean_env(BREWD_HTTP_LISTEN="localhost:99999")
-    done = subprocess.run(
-        [sys.executable, "-m", "brewd", "run", "--config", NO_FILE],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 78
-    assert done.stderr.splitlines() == [
-        "brewd: configuration error: http.listen = 'localhost:99999': "
-        "port '99999' is not a number from 1 to 65535"
-    ]
