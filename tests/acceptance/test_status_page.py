@@ -58,12 +58,13 @@ def record_failure_and_missed_slot(pg_dsn: str, node: str) -> None:
 async def inspect(browser: Chromium, url: str, shot: Path) -> dict[str, Any]:
     async with aiohttp.ClientSession() as session:
         page = await open_page(browser, session, url)
-        await page.wait_for("document.body.dataset.rendered === 'yes'")
+        await page.wait_for("document.body !== null && document.body.dataset.rendered === 'yes'")
         found = await page.evaluate(
             """({
             jobs: [...document.querySelectorAll('#jobs tr[data-job]')].map(r => r.dataset.job),
             bars: document.querySelectorAll('#jobs svg rect').length,
-            outcomes: [...document.querySelectorAll('#jobs tr[data-job] .pill')].map(p => p.textContent),
+            outcomes: [...document.querySelectorAll('#jobs tr[data-job] .pill')]
+                .map(p => p.textContent),
             failures: document.querySelector('#failures tbody').textContent,
             missed: document.querySelector('#missed tbody').textContent,
             nodes: document.querySelector('#nodes tbody').textContent,
