@@ -67,7 +67,8 @@ async def client(port: int, path: str, until: float, out: list[float], sizes: li
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             match = LENGTH.search(head)
-            assert match and head.startswith(b"HTTP/1.1 200"), head
+            if match is None or not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"unexpected answer: {head[:200]!r}")
             body = await reader.readexactly(int(match.group(1)))
             out.append(time.perf_counter() - start)
             sizes.append(len(body))
