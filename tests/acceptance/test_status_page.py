@@ -55,10 +55,17 @@ def record_failure_and_missed_slot(pg_dsn: str, node: str) -> None:
         )
 
 
-async def inspect(browser: Chromium, url: str, shot: Path) -> dict[str, Any]:
+BARS = "document.querySelectorAll('#jobs tr[data-job=\"expirePokes\"] svg rect').length"
+
+
+async def inspect(browser: Chromium, url: str, shot: Path, daemon: WebDaemon) -> dict[str, Any]:
     async with aiohttp.ClientSession() as session:
         page = await open_page(browser, session, url)
         await page.wait_for("document.body !== null && document.body.dataset.rendered === 'yes'")
+        # It refreshes by itself: a run that ends after the page loaded appears without reload.
+        bars = await page.evaluate(BARS)
+        await asyncio.to_thread(daemon.trigger, "expirePokes")
+        await page.wait_for(f"{BARS} > {bars}", timeout=60)
         found = await page.evaluate(
             """({
             jobs: [...document.querySelectorAll('#jobs tr[data-job]')].map(r => r.dataset.job),
@@ -87,7 +94,7 @@ def test_the_status_page_renders_the_daemons_jobs(
     status = web_daemon.request("GET", "/api/scheduler/status").body
     record_failure_and_missed_slot(pg_dsn, status["node"])
     shot = artifact_dir(tmp_path) / "status-page.png"
-    found = asyncio.run(inspect(browser, f"{web_daemon.url}/", shot))
+    found = asyncio.run(inspect(browser, f"{web_daemon.url}/", shot, web_daemon))
     print(f"status page screenshot: {shot}")
     assert found["errors"] == []
     assert found["jobs"] == list(ALL_JOBS)
