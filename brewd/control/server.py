@@ -111,7 +111,6 @@ class ControlServer:
         self._web_app = build_web_app(port, metrics, config, fresh_for=fresh_for)
         self._runners: list[web.AppRunner] = []
         self._inode: int | None = None
-        self.tcp_address: tuple[str, int] | None = None  # bound host and port, once listening
 
     def _runner_for(self, app: web.Application) -> web.AppRunner:
         # keepalive_timeout also bounds how long a connection may take to send a request head
@@ -138,7 +137,6 @@ class ControlServer:
         runner = self._runner_for(self._web_app)
         await runner.setup()
         sock = bind_tcp(address)
-        self.tcp_address = sock.getsockname()[:2]
         await _JsonErrorsSite(runner, sock).start()
         where = "" if address.is_loopback else " (not loopback: reachable from the network)"
         logger.bind(event="http_listening").info(
@@ -209,11 +207,6 @@ class ControlThread:
     @property
     def socket_path(self) -> str:
         return self.config.socket
-
-    @property
-    def tcp_address(self) -> tuple[str, int] | None:
-        """The TCP listener's bound (host, port), None when http.listen is off."""
-        return self._server.tcp_address
 
     def start(self, timeout: float) -> None:
         """Return once the socket listens; raise BrewdError (one line) if it cannot."""
