@@ -80,6 +80,12 @@ class ControlConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HttpConfig:
+    # host:port of the read-only TCP listener (status page, /health, /metrics); None: off.
+    listen: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class LoggingConfig:
     level: str = "info"
     dir: str | None = None  # error.log and combined.log there, rotated at 5 MB, 5 kept
@@ -127,6 +133,7 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     pokes: PokesConfig = field(default_factory=PokesConfig)
     analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
@@ -145,6 +152,7 @@ SECTIONS: Mapping[str, type[Any]] = {
     "scheduler": SchedulerConfig,
     "history": HistoryConfig,
     "control": ControlConfig,
+    "http": HttpConfig,
     "logging": LoggingConfig,
     "pokes": PokesConfig,
     "analytics": AnalyticsConfig,

@@ -26,6 +26,7 @@ from brewd.config import (
     is_secret,
 )
 from brewd.config_coerce import COERCE
+from brewd.control.address import parse_listen
 from brewd.errors import ConfigError
 from brewd.legacy_env import WINSTON_LEVELS, database_url, log_level, redis_url
 from brewd.masking import mask_secrets
@@ -279,6 +280,11 @@ def _check_endpoints(config: Config) -> None:
     socket_path = os.fsencode(os.path.abspath(config.control.socket))
     if not config.control.socket or len(socket_path) > 100:  # the kernel's limit is 107
         _fail("control.socket", config.control.socket, "expected a path of 1 to 100 bytes")
+    if config.http.listen is not None:
+        try:
+            parse_listen(config.http.listen)
+        except ValueError as exc:
+            _fail("http.listen", config.http.listen, str(exc))
     if not config.proactive.model.strip():
         _fail("proactive.model", config.proactive.model, "must not be empty")
     base = config.proactive.base_url

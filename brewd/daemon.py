@@ -36,7 +36,7 @@ HANDLED_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
 EX_OK = 0
 EX_SOFTWARE = 70
 # Settings a reload cannot change (they are bound at start); a reload says so in the log.
-RESTART_ONLY = ("database", "redis", "control", "scheduler.workers")
+RESTART_ONLY = ("database", "redis", "control", "http", "scheduler.workers")
 
 
 def run_daemon(config: Config, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -88,7 +88,9 @@ class Daemon:
             claude=self.claude,
             notifier=self.notifier,
         )
-        self.control = ControlThread(SchedulerControl(self.scheduler), self.metrics, config.control)
+        self.control = ControlThread(
+            SchedulerControl(self.scheduler), self.metrics, config.control, http=config.http
+        )
         self.stop = threading.Event()
         self.loop_failed = False
 

@@ -59,6 +59,33 @@ class History:
             rows = conn.execute(query, (job, limit)).fetchall()
         return [RunRecord.from_row(row) for row in rows]
 
+    def recent_runs_by_job(self, per_job: int) -> dict[str, list[RunRecord]]:
+        """Each job's newest `per_job` records (missed and skipped included), newest first."""
+        with self.db.connection() as conn:
+            query = sql.SQL(
+                "SELECT {} FROM (SELECT *, row_number() OVER (PARTITION BY job ORDER BY id DESC)"
+                " AS n FROM job_runs) r WHERE n <= %s ORDER BY job, id DESC"
+            ).format(RUN_COLUMNS)
+            rows = conn.execute(query, (per_job,)).fetchall()
+        runs: dict[str, list[RunRecord]] = {}
+        for row in rows:
+            runs.setdefault(row["job"], []).append(RunRecord.from_row(row))
+        return runs
+
+    def nodes(self, since_hours: int = 24) -> list[dict[str, Any]]:
+        """The nodes that recorded runs lately: name, last seen, runs and failures."""
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT node, max(coalesce(finished_at, started_at)) AS last_seen,"
+                " count(*) FILTER (WHERE status IN ('succeeded', 'failed')) AS runs,"
+                " count(*) FILTER (WHERE status = 'failed') AS failures,"
+                " count(*) FILTER (WHERE status = 'running') AS running"
+                " FROM job_runs WHERE coalesce(finished_at, started_at) > now() - %s"
+                " GROUP BY node ORDER BY last_seen DESC",
+                (timedelta(hours=since_hours),),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
     def paused(self) -> set[str]:
         with self.db.connection() as conn:
             rows = conn.execute("SELECT job FROM job_state WHERE paused").fetchall()

@@ -38,6 +38,11 @@ class ControlPort(Protocol):
         """Run records of the job, newest first; raises UnknownJob."""
         ...
 
+    def recent(self, per_job: int) -> dict[str, Any]:
+        """{"runs": {job: [run records, newest first, at most per_job]}, "nodes": [{"node",
+        "last_seen", "runs", "failures", "running", "self"}]} for the status page."""
+        ...
+
     def pause(self, job: str, *, by: str) -> dict[str, Any]:
         """Pause the job cluster-wide; raises UnknownJob; returns its status entry."""
         ...

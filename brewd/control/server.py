@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import socket
 import threading
 from typing import Any
 
@@ -13,7 +14,8 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from loguru import logger
 
-from brewd.config import ControlConfig
+from brewd.config import ControlConfig, HttpConfig
+from brewd.control.address import ListenAddress, parse_listen
 from brewd.control.calls import FRESH_FOR, PortCalls
 from brewd.control.listen import bind_control_socket, remove_socket_file
 from brewd.control.peer import group_id
@@ -21,7 +23,8 @@ from brewd.control.port import ControlPort
 from brewd.control.refusals import RefusalLog
 from brewd.control.responses import errors_as_json, protocol_error
 from brewd.control.routes import ACCESS, CALLS, METRICS, PORT, REFUSALS, Access, routes
-from brewd.errors import BrewdError, ControlSocketError
+from brewd.control.web import build_web_app
+from brewd.errors import BrewdError, ConfigError, ControlSocketError
 from brewd.metrics import Metrics
 
 EXECUTOR_THREADS = 8  # port calls in flight at once; reads are coalesced, so this is plenty
@@ -72,7 +75,7 @@ class _JsonErrors(RequestHandler):
         return response
 
 
-class _UnixSite(web.SockSite):
+class _JsonErrorsSite(web.SockSite):
     """A SockSite whose connections answer protocol errors in JSON (see _JsonErrors)."""
 
     async def start(self) -> None:
@@ -100,39 +103,72 @@ class ControlServer:
         metrics: Metrics,
         config: ControlConfig,
         *,
+        http: HttpConfig | None = None,
         fresh_for: float = FRESH_FOR,
     ) -> None:
         self.config = config
         self._app = build_app(port, metrics, config, fresh_for=fresh_for)
-        self._runner: web.AppRunner | None = None
+        self._listen = parse_listen(http.listen) if http and http.listen else None
+        # The TCP listener is a separate application: it has no mutating route to route to.
+        self._web_app = build_web_app(port, metrics, config, fresh_for=fresh_for)
+        self._runners: list[web.AppRunner] = []
         self._inode: int | None = None
 
-    async def start(self) -> None:
+    def _runner_for(self, app: web.Application) -> web.AppRunner:
         # keepalive_timeout also bounds how long a connection may take to send a request head
-        self._runner = web.AppRunner(
-            self._app,
+        runner = web.AppRunner(
+            app,
             handle_signals=False,
             access_log=None,
             keepalive_timeout=self.config.request_timeout,
             logger=_quiet_aiohttp_logger(),
         )
-        await self._runner.setup()
+        self._runners.append(runner)
+        return runner
+
+    async def start(self) -> None:
+        runner = self._runner_for(self._app)
+        await runner.setup()
         sock, self._inode = bind_control_socket(self.config.socket, group=self.config.group)
-        await _UnixSite(self._runner, sock).start()
+        await _JsonErrorsSite(runner, sock).start()
         logger.bind(event="control_listening").info(f"control API on {self.config.socket}")
+        if self._listen is not None:
+            await self._start_tcp(self._listen)
+
+    async def _start_tcp(self, address: ListenAddress) -> None:
+        runner = self._runner_for(self._web_app)
+        await runner.setup()
+        sock = bind_tcp(address)
+        await _JsonErrorsSite(runner, sock).start()
+        where = "" if address.is_loopback else " (not loopback: reachable from the network)"
+        logger.bind(event="http_listening").info(
+            f"read-only HTTP listener on http://{address}/{where}"
+        )
 
     async def stop(self, timeout: float = 5.0) -> None:
         if self._inode is not None:
             remove_socket_file(self.config.socket, self._inode)
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            try:
-                # in-flight requests get until the timeout; a daemon stopping waits no longer
-                await asyncio.wait_for(runner.cleanup(), timeout)
-            except TimeoutError:
-                logger.bind(event="control_stop_timeout").warning(
-                    f"control server: requests still in flight after {timeout:g} s, dropped"
-                )
+        runners, self._runners = self._runners, []
+        try:
+            # in-flight requests get until the timeout; a daemon stopping waits no longer
+            await asyncio.wait_for(asyncio.gather(*(r.cleanup() for r in runners)), timeout)
+        except TimeoutError:
+            logger.bind(event="control_stop_timeout").warning(
+                f"control server: requests still in flight after {timeout:g} s, dropped"
+            )
+
+
+def bind_tcp(address: ListenAddress, backlog: int = 128) -> socket.socket:
+    """A listening TCP socket on `address`; ConfigError (exit 78) naming http.listen if the
+    address is taken or not this host's: the operator must change one or the other."""
+    family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+    try:
+        sock = socket.create_server((address.host, address.port), family=family, backlog=backlog)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ConfigError(f"http.listen = '{address}': cannot listen there ({reason})") from None
+    sock.setblocking(False)
+    return sock
 
 
 def _start_error(exc: BaseException, path: str) -> BrewdError:
@@ -168,10 +204,11 @@ class ControlThread:
         metrics: Metrics,
         config: ControlConfig,
         *,
+        http: HttpConfig | None = None,
         fresh_for: float = FRESH_FOR,
     ) -> None:
         self.config = config
-        self._server = ControlServer(port, metrics, config, fresh_for=fresh_for)
+        self._server = ControlServer(port, metrics, config, http=http, fresh_for=fresh_for)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._started: concurrent.futures.Future[None] = concurrent.futures.Future()

@@ -72,6 +72,18 @@ class SchedulerControl:
         self._known(job)
         return [record.to_json() for record in self.scheduler.history.recent_runs(job, limit)]
 
+    def recent(self, per_job: int) -> dict[str, Any]:
+        """For the status page: each job's newest records and the nodes seen lately."""
+        history = self.scheduler.history
+        runs = history.recent_runs_by_job(per_job)
+        return {
+            "runs": {job: [r.to_json() for r in records] for job, records in runs.items()},
+            "nodes": [
+                {**node, "last_seen": _iso(node["last_seen"]), "self": node["node"] == self.node}
+                for node in history.nodes()
+            ],
+        }
+
     def pause(self, job: str, *, by: str) -> dict[str, Any]:
         self._known(job)
         self.scheduler.history.set_paused(job, True, by)

@@ -5,6 +5,8 @@ database cut mid-way); every output is searched for them."""
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +16,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from tests.fakes.claude_api import FakeClaudeAPI, Reply
-from tests.helpers import wait_until
+from tests.helpers import free_tcp_port, wait_until
 from tests.reliability.conftest import Spawn
 from tests.reliability.daemon import DaemonProcess, clean_env, run_brewctl, run_brewd
 from tests.reliability.proxy import Proxy
@@ -59,7 +61,19 @@ def outputs(daemon: DaemonProcess, full: bool = True) -> dict[str, str]:
         for extra in ([], ["--json"]):
             done = run_brewctl(*args, *extra, "--socket", daemon.socket, env=daemon.env)
             found[" ".join(args + extra)] = done.stdout + done.stderr
+    listen = daemon.env.get("BREWD_HTTP_LISTEN")  # the read-only TCP listener, when on
+    for path in ("/health", "/api/scheduler/status", "/metrics", "/api/overview") if listen else ():
+        found[f"http {path}"] = http_get(f"http://{listen}{path}")
     return found
+
+
+def http_get(url: str) -> str:
+    """The body of a GET on the read-only TCP listener, whatever its status."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return str(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        return str(exc.read().decode())
 
 
 def test_no_secret_in_logs_status_metrics_check_config_or_errors(
@@ -78,6 +92,7 @@ def test_no_secret_in_logs_status_metrics_check_config_or_errors(
             ANTHROPIC_API_KEY=API_KEY,
             ANTHROPIC_BASE_URL=api.base_url,
             BREWD_DATABASE_CONNECT_TIMEOUT="2",
+            BREWD_HTTP_LISTEN=f"127.0.0.1:{free_tcp_port()}",
         )
         for job in JOBS:
             assert daemon.trigger(job).body["status"] == "succeeded"

@@ -14,7 +14,14 @@ import redis
 
 from brewd.adapters.pg import Database
 from brewd.clock import SystemClock
-from brewd.config import Config, ControlConfig, DatabaseConfig, RedisConfig, SchedulerConfig
+from brewd.config import (
+    Config,
+    ControlConfig,
+    DatabaseConfig,
+    HttpConfig,
+    RedisConfig,
+    SchedulerConfig,
+)
 from brewd.control.client import ControlClient
 from brewd.control.port import ControlPort
 from brewd.control.server import ControlThread
@@ -47,11 +54,15 @@ def start_control(sock_dir: str) -> Iterator[StartControl]:
     started: list[ControlThread] = []
 
     def start(
-        port: ControlPort, metrics: Metrics | None = None, fresh_for: float = 0.0, **config: Any
+        port: ControlPort,
+        metrics: Metrics | None = None,
+        fresh_for: float = 0.0,
+        http: HttpConfig | None = None,
+        **config: Any,
     ) -> ControlThread:
         config.setdefault("socket", os.path.join(sock_dir, "brewd.sock"))
         thread = ControlThread(
-            port, metrics or Metrics(), ControlConfig(**config), fresh_for=fresh_for
+            port, metrics or Metrics(), ControlConfig(**config), http=http, fresh_for=fresh_for
         )
         thread.start(timeout=10)
         started.append(thread)

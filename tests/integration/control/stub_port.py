@@ -134,6 +134,10 @@ class StubPort:
         self._known(job)
         return self.records[job][:limit]
 
+    def recent(self, per_job: int) -> dict[str, Any]:
+        runs = {job: records[:per_job] for job, records in self.records.items()}
+        return {"runs": runs, "nodes": [{"node": self.node, "self": True}]}
+
     def pause(self, job: str, *, by: str) -> dict[str, Any]:
         self._known(job)
         self.paused[job] = by
