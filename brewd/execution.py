@@ -92,7 +92,10 @@ class Execution:
             claude=self.runner.claude,
         )
         with wrap_errors():  # a job's raw psycopg error is translated here, so it can be retried
-            return self.runner.jobs[self.record.job].run(ctx)
+            result = self.runner.jobs[self.record.job].run(ctx)
+        for source, count in result.by_source.items():
+            self.runner.metrics.proactive_posted(source, count)
+        return result
 
     def _fence(self, conn: Connection) -> None:
         self.runner.ledger.fence(conn, self.record.id)

@@ -39,6 +39,9 @@ class Housekeeping:
             self.runner.flush_pending()
             self.history.sweep_abandoned({name: job.timeout for name, job in config.jobs.items()})
             self.failures_last_hour = self.history.failures_last_hour()
+            paused = self.history.paused()
+            for name in config.jobs:
+                self.metrics.set_paused(name, name in paused)
             if mono - self.last_prune >= PRUNE_EVERY_S:
                 self.last_prune = mono
                 self.history.prune(config.history.keep_runs, config.history.keep_days)

@@ -12,6 +12,7 @@ from brewd.clock import Clock, SystemClock
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 # The spec promises runs within a second of their slot: resolve that second finely.
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60)
+PROACTIVE_SOURCES = ("claude", "template")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -71,6 +72,27 @@ class Metrics:
         self._clock_jumps = Counter(
             "brewd_clock_jumps", "Wall-clock jumps that made the loop re-plan.", registry=r
         )
+        # Cron periods vary per job (5 min to a day): alerts compare silence with the period.
+        self._period = Gauge(
+            "brewd_job_period_seconds",
+            "Gap between the job's next two slots (0: no slots, the job or scheduler is disabled).",
+            ["job"],
+            registry=r,
+        )
+        self._paused = Gauge(
+            "brewd_job_paused",
+            "1 while the job is paused cluster-wide (brewctl pause), else 0.",
+            ["job"],
+            registry=r,
+        )
+        self._proactive = Counter(
+            "brewd_proactive_messages",
+            "Proactive messages posted, by who wrote the text: claude or template.",
+            ["source"],
+            registry=r,
+        )
+        for source in PROACTIVE_SOURCES:  # both series from the start, so ratios exist
+            self._proactive.labels(source=source)
 
     def run_finished(self, job: str, status: str, duration_s: float, affected: int | None) -> None:
         self._runs.labels(job=job, status=status).inc()
@@ -90,6 +112,15 @@ class Metrics:
 
     def set_next_run(self, job: str, when: datetime | None) -> None:
         self._next_run.labels(job=job).set(when.timestamp() if when is not None else 0)
+
+    def set_period(self, job: str, seconds: float) -> None:
+        self._period.labels(job=job).set(max(seconds, 0.0))
+
+    def set_paused(self, job: str, paused: bool) -> None:
+        self._paused.labels(job=job).set(1 if paused else 0)
+
+    def proactive_posted(self, source: str, count: int = 1) -> None:
+        self._proactive.labels(source=source).inc(max(count, 0))
 
     def set_dependency_up(self, name: str, up: bool) -> None:
         self._up.labels(dependency=name).set(1 if up else 0)

@@ -57,7 +57,7 @@ def run(ctx: JobContext) -> JobResult:
     tally = Tally()
     plans = _plan(ctx, tally)
     _post(ctx, plans, tally)
-    return JobResult(sum(tally.sources.values()), tally.message())
+    return JobResult(sum(tally.sources.values()), tally.message(), dict(tally.sources))
 
 
 def _limits(ctx: JobContext) -> Limits:

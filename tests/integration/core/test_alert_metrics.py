@@ -1,0 +1,56 @@
+"""The metrics the shipped alerts need, as a real scheduler publishes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from prometheus_client.parser import text_string_to_metric_families
+
+from brewd.jobs.base import JobContext, JobResult
+from brewd.scheduler import Scheduler
+
+NOW = datetime(2026, 11, 29, 10, 30, tzinfo=UTC)
+
+
+def values(s: Scheduler, name: str) -> dict[str, float]:
+    """One metric's samples keyed by their first label value."""
+    out = {}
+    for family in text_string_to_metric_families(s.metrics.render().decode()):
+        for sample in family.samples:
+            if sample.name == name:
+                out[next(iter(sample.labels.values()))] = sample.value
+    return out
+
+
+class PostingJob:
+    NAME = "proactiveMessages"
+
+    def run(self, ctx: JobContext) -> JobResult:
+        return JobResult(3, "posted 3", {"claude": 1, "template": 2})
+
+
+def test_a_run_counts_proactive_messages_by_source(
+    make_scheduler: Callable[..., Scheduler],
+) -> None:
+    s = make_scheduler({"proactiveMessages": PostingJob()}, now=NOW)
+    assert s.runner.trigger("proactiveMessages", "t").future.result(timeout=10)["status"] == (
+        "succeeded"
+    )
+    assert values(s, "brewd_proactive_messages_total") == {"claude": 1, "template": 2}
+
+
+def test_the_loop_publishes_each_jobs_period_and_pause_state(
+    make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]]
+) -> None:
+    s = make_scheduler({"expirePokes": PostingJob(), "expireBadges": PostingJob()}, now=NOW)
+    s.history.set_paused("expirePokes", True, "test")
+    s.tick(NOW)
+    s.housekeeping.run(s.clock.monotonic(), s.config())
+    s._publish_next_runs(NOW)
+    periods = values(s, "brewd_job_period_seconds")
+    assert (periods["expirePokes"], periods["expireBadges"]) == (300, 86400)
+    paused = values(s, "brewd_job_paused")
+    assert (paused["expirePokes"], paused["expireBadges"]) == (1, 0)
