@@ -95,6 +95,8 @@ class Execution:
             result = self.runner.jobs[self.record.job].run(ctx)
         for source, count in result.by_source.items():
             self.runner.metrics.proactive_posted(source, count)
+        for reason, count in result.fallbacks.items():
+            self.runner.metrics.proactive_fallback(reason, count)
         return result
 
     def _fence(self, conn: Connection) -> None:

@@ -13,6 +13,10 @@ DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 # The spec promises runs within a second of their slot: resolve that second finely.
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60)
 PROACTIVE_SOURCES = ("claude", "template")
+# Why a template stood in for Claude (brewd/jobs/proactive_draft.py), as label values.
+FALLBACK_REASONS = ("claude_unavailable", "api_error", "rejected_reply")
+RUN_STATUSES = ("succeeded", "failed", "skipped")
+MISSED_REASONS = ("downtime", "paused", "late", "clock_jump", "database_unavailable")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -91,8 +95,18 @@ class Metrics:
             ["source"],
             registry=r,
         )
-        for source in PROACTIVE_SOURCES:  # both series from the start, so ratios exist
+        self._fallbacks = Counter(
+            "brewd_proactive_fallbacks",
+            "Proactive messages where a template stood in for Claude, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        # Every series from the start at 0: increase() cannot see a counter's first step
+        # from absent to 1, and a ratio needs both of its sides.
+        for source in PROACTIVE_SOURCES:
             self._proactive.labels(source=source)
+        for reason in FALLBACK_REASONS:
+            self._fallbacks.labels(reason=reason)
 
     def run_finished(self, job: str, status: str, duration_s: float, affected: int | None) -> None:
         self._runs.labels(job=job, status=status).inc()
@@ -119,8 +133,19 @@ class Metrics:
     def set_paused(self, job: str, paused: bool) -> None:
         self._paused.labels(job=job).set(1 if paused else 0)
 
+    def declare_job(self, job: str) -> None:
+        """The job's counters at 0, so the first failure or missed slot is an increase."""
+        for status in RUN_STATUSES:
+            self._runs.labels(job=job, status=status)
+        for reason in MISSED_REASONS:
+            self._missed.labels(job=job, reason=reason)
+
     def proactive_posted(self, source: str, count: int = 1) -> None:
         self._proactive.labels(source=source).inc(max(count, 0))
+
+    def proactive_fallback(self, reason: str, count: int = 1) -> None:
+        label = reason.lower().replace(" ", "_")
+        self._fallbacks.labels(reason=label).inc(max(count, 0))
 
     def set_dependency_up(self, name: str, up: bool) -> None:
         self._up.labels(dependency=name).set(1 if up else 0)

@@ -245,6 +245,7 @@ class Scheduler:
 
     def _publish_next_runs(self, now: datetime) -> None:
         for plan in self.plans.values():
+            self.metrics.declare_job(plan.name)
             self.metrics.set_next_run(plan.name, plan.next_due if plan.enabled else None)
             period = nominal_period(plan.spec, now).total_seconds() if plan.enabled else 0.0
             self.metrics.set_period(plan.name, period)

@@ -26,6 +26,7 @@ class JobResult:
     message: str
     # proactiveMessages: messages posted by text source (claude, template), for the metrics
     by_source: Mapping[str, int] = field(default_factory=dict)
+    fallbacks: Mapping[str, int] = field(default_factory=dict)  # why templates stood in
 
 
 class Job(Protocol):

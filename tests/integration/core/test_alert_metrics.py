@@ -29,7 +29,7 @@ class PostingJob:
     NAME = "proactiveMessages"
 
     def run(self, ctx: JobContext) -> JobResult:
-        return JobResult(3, "posted 3", {"claude": 1, "template": 2})
+        return JobResult(3, "posted 3", {"claude": 1, "template": 2}, {"API error": 1})
 
 
 def test_a_run_counts_proactive_messages_by_source(
@@ -40,6 +40,8 @@ def test_a_run_counts_proactive_messages_by_source(
         "succeeded"
     )
     assert values(s, "brewd_proactive_messages_total") == {"claude": 1, "template": 2}
+    fallbacks = values(s, "brewd_proactive_fallbacks_total")
+    assert fallbacks == {"claude_unavailable": 0, "api_error": 1, "rejected_reply": 0}
 
 
 def test_the_loop_publishes_each_jobs_period_and_pause_state(
@@ -52,5 +54,9 @@ def test_the_loop_publishes_each_jobs_period_and_pause_state(
     s._publish_next_runs(NOW)
     periods = values(s, "brewd_job_period_seconds")
     assert (periods["expirePokes"], periods["expireBadges"]) == (300, 86400)
+    failed = {
+        job: v for job, v in values(s, "brewd_job_runs_total").items() if job == "expireBadges"
+    }
+    assert failed == {"expireBadges": 0}  # declared at 0 before any run ended
     paused = values(s, "brewd_job_paused")
     assert (paused["expirePokes"], paused["expireBadges"]) == (1, 0)
