@@ -88,7 +88,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     socket = environ.get("BREWD_CONTROL_SOCKET") or DEFAULT_SOCKET
     parser = argparse.ArgumentParser(
         prog="brewctl",
-        description="Control a running brewd: job status, health, manual runs, pause and resume.",
+        description="Control a running brewd: job status, health, manual runs, run history at a "
+        "glance, pause and resume, a job's logs.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_options(socket)],
