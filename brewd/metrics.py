@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -25,6 +26,8 @@ class Metrics:
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock or SystemClock()
+        self._last_success_lock = threading.Lock()
+        self._last_success_at: dict[str, float] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         self._run_metrics(self.registry)
         self._schedule_metrics(self.registry)
@@ -51,7 +54,7 @@ class Metrics:
         )
         self._last_success = Gauge(
             "brewd_job_last_success_timestamp_seconds",
-            "Unix time of the job's last successful run on this node.",
+            "Unix time of the job's last successful run: on this node, or in job_runs (any node).",
             ["job"],
             registry=r,
         )
@@ -116,7 +119,14 @@ class Metrics:
         else:
             self._affected.labels(job=job)  # the series exists at 0 from the first run
         if status == "succeeded":
-            self._last_success.labels(job=job).set(self._clock.now().timestamp())
+            self.seen_success(job, self._clock.now())
+
+    def seen_success(self, job: str, when: datetime) -> None:
+        """A success, here or read from job_runs (any node); the gauge never moves back."""
+        with self._last_success_lock:
+            if when.timestamp() > self._last_success_at.get(job, float("-inf")):
+                self._last_success_at[job] = when.timestamp()
+                self._last_success.labels(job=job).set(when.timestamp())
 
     def schedule_lag(self, job: str, seconds: float) -> None:
         self._lag.labels(job=job).observe(max(seconds, 0.0))

@@ -60,3 +60,23 @@ def test_the_loop_publishes_each_jobs_period_and_pause_state(
     assert failed == {"expireBadges": 0}  # declared at 0 before any run ended
     paused = values(s, "brewd_job_paused")
     assert (paused["expirePokes"], paused["expireBadges"]) == (1, 0)
+
+
+def test_last_success_comes_from_job_runs_and_never_moves_back(
+    make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]]
+) -> None:
+    finished = datetime(2026, 11, 29, 9, 55, 1, tzinfo=UTC)
+    pg.execute(
+        "INSERT INTO job_runs (job, slot, trigger, node, status, started_at, finished_at)"
+        " VALUES ('expirePokes', %s, 'schedule', 'other-node:1', 'succeeded', %s, %s)",
+        (finished.replace(second=0), finished.replace(second=0), finished),
+    )
+    s = make_scheduler({"expirePokes": PostingJob()}, now=NOW)  # a node that never ran it
+    assert "expirePokes" not in values(s, "brewd_job_last_success_timestamp_seconds")
+    s.housekeeping.run(s.clock.monotonic(), s.config())
+    assert values(s, "brewd_job_last_success_timestamp_seconds") == {
+        "expirePokes": finished.timestamp()
+    }
+    s.metrics.seen_success("expirePokes", finished.replace(minute=0))  # an older one
+    last = values(s, "brewd_job_last_success_timestamp_seconds")["expirePokes"]
+    assert last == finished.timestamp()
