@@ -8,6 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from brewd.metrics import Metrics
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "packaging" / "prometheus"
 PROMTOOL = shutil.which("promtool")
@@ -55,3 +58,21 @@ def test_every_alert_has_a_runbook_entry() -> None:
     runbook = (RULES_DIR.parents[1] / "docs" / "observability.md").read_text()
     for alert in alerts():
         assert f"#### {alert}" in runbook, f"{alert} has no runbook section"
+
+
+def test_rules_use_only_metrics_brewd_exports() -> None:
+    m = Metrics()
+    m.run_finished("expirePokes", "succeeded", 0.1, 1)
+    m.schedule_lag("expirePokes", 0.01)
+    m.declare_job("expirePokes")
+    m.set_period("expirePokes", 300)
+    m.set_paused("expirePokes", False)
+    m.set_dependency_up("redis", True)
+    exported = {
+        sample.name
+        for family in text_string_to_metric_families(m.render().decode())
+        for sample in family.samples
+    }
+    used = set(re.findall(r"\b(brewd_\w+)", (RULES_DIR / "brewd-rules.yml").read_text()))
+    assert used, "no brewd metric found in the rules"
+    assert used <= exported, f"not exported: {sorted(used - exported)}"
