@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 from pathlib import Path
@@ -136,3 +137,25 @@ def test_job_names_for_completion_come_from_the_daemon_or_the_builtin_six(
     nobody = brewctl(str(tmp_path / "none.sock"), "_jobs")
     assert (nobody.returncode, nobody.stdout.split()) == (0, list(BUILTIN_JOBS))
     assert "_jobs" not in brewctl(sock, "--help").stdout
+
+
+def test_watch_piped_appends_plain_frames_and_ends_0_on_sigint(
+    start_daemon: StartDaemon,  # noqa: F811
+    pg_dsn: str,
+) -> None:
+    sock = start_daemon(pg_dsn)
+    env = {"PATH": os.environ["PATH"], "BREWD_CONTROL_SOCKET": sock, "TZ": "UTC"}
+    watch = subprocess.Popen(
+        [BREWCTL, "watch", "-n", "0.1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert watch.stdout is not None
+    seen = b""
+    while seen.count(b"6 jobs listed") < 2:
+        line = watch.stdout.readline()
+        assert line, watch.stderr.read() if watch.stderr else "watch ended"
+        seen += line
+    watch.send_signal(signal.SIGINT)
+    rest, err = watch.communicate(timeout=30)
+    assert watch.returncode == 0
+    assert err == b""  # no traceback
+    assert b"\x1b[" not in seen + rest  # not a terminal: no redraw, no colour
