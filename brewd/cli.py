@@ -7,9 +7,10 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from brewd import __version__
-from brewd.control import render
+from brewd import __version__, cli_glance
+from brewd.control import render, runs_view
 from brewd.control.client import DEFAULT_SOCKET, ControlClient, DaemonUnreachable, Reply
 
 # Fixed exit codes: scripts and monitoring rely on them (documented in --help and README).
@@ -30,18 +31,39 @@ EPILOG = """exit status:
   4  the job is already running
   5  permission denied (trigger, pause, resume need root, brewd's user or the brewd group)
   6  daemon unreachable (not running, wrong --socket, or no access to the socket)
-  7  the daemon reported an error (health: unhealthy; database unavailable)"""
+  7  the daemon reported an error (health: unhealthy; database unavailable)
+  127 logs: journalctl not found
+watch exits 0 on Ctrl-C; while the daemon is away it says why and keeps trying."""
 
 HTTP_EXIT = {400: EXIT_USAGE, 403: EXIT_PERMISSION_DENIED, 404: EXIT_UNKNOWN_JOB}
 HTTP_EXIT |= {409: EXIT_ALREADY_RUNNING, 500: EXIT_JOB_FAILED}
 
 Command = Callable[[ControlClient, argparse.Namespace], Reply]
+# Commands that print for themselves and return the exit status (several requests, a loop,
+# or an exec); they also get the arguments argparse did not know (logs passes them on).
+Action = Callable[[ControlClient, argparse.Namespace, list[str]], int]
 
 
 def _limit(text: str) -> int:
     # Bounded before conversion: int() of thousands of digits raises (Python's digit limit).
     if not (len(text) <= 4 and text.isascii() and text.isdigit()) or not 1 <= int(text) <= 1000:
         raise argparse.ArgumentTypeError(f"{text!r}: must be an integer from 1 to 1000")
+    return int(text)
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be seconds from 0.1 to 3600")
+    return value
+
+
+def _run_id(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a run id (a positive integer)")
     return int(text)
 
 
@@ -67,7 +89,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     socket = environ.get("BREWD_CONTROL_SOCKET") or DEFAULT_SOCKET
     parser = argparse.ArgumentParser(
         prog="brewctl",
-        description="Control a running brewd: job status, health, manual runs, pause and resume.",
+        description="Control a running brewd: job status, health, manual runs, run history at a "
+        "glance, pause and resume, a job's logs.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_options(socket)],
@@ -76,7 +99,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = [_options(None)]
 
-    def add(name: str, func: Command, text: str) -> argparse.ArgumentParser:
+    def add(name: str, func: Command | None, text: str) -> argparse.ArgumentParser:
         command = sub.add_parser(
             name,
             parents=common,
@@ -104,7 +127,45 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     pause.add_argument("job", metavar="JOB")
     resume = add("resume", _resume, "restart a paused job's scheduled runs, cluster-wide")
     resume.add_argument("job", metavar="JOB")
+    _add_glance(add)
+    # Hidden (no help): job names for shell completion, from the daemon or the built-in six.
+    sub.add_parser("_jobs", parents=common).set_defaults(action=_complete_jobs)
     return parser
+
+
+def _add_glance(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> None:
+    runs = add(
+        "runs",
+        None,
+        "recent runs with their durations drawn: a bar per run of JOB, "
+        "or a sparkline per job without JOB",
+    )
+    runs.add_argument("job", metavar="JOB", nargs="?")
+    runs.add_argument(
+        "-n", type=_limit, default=20, metavar="N", help="runs per job, 1 to 1000 (default 20)"
+    )
+    runs.set_defaults(action=_runs)
+    watch = add("watch", None, "the status table, refreshed in place until Ctrl-C")
+    watch.add_argument(
+        "-n",
+        "--interval",
+        type=_interval,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds between refreshes, 0.1 to 3600 (default 2)",
+    )
+    watch.set_defaults(action=lambda client, args, extra: cli_glance.watch(client, args))
+    logs = add(
+        "logs",
+        None,
+        "a job's journal: runs journalctl -u brewd BREWD_JOB=JOB [BREWD_RUN_ID=ID]; "
+        "other arguments go to journalctl (e.g. --since today, -o verbose)",
+    )
+    logs.add_argument("job", metavar="JOB")
+    logs.add_argument("--run", type=_run_id, metavar="ID", help="only this run's entries")
+    logs.add_argument("-f", "--follow", action="store_true", help="follow new entries")
+    logs.add_argument("--unit", default="brewd", help="the systemd unit (default brewd)")
+    logs.set_defaults(action=lambda client, args, extra: cli_glance.logs(args, extra))
 
 
 def _status(client: ControlClient, args: argparse.Namespace) -> Reply:
@@ -126,6 +187,24 @@ def _history(client: ControlClient, args: argparse.Namespace) -> Reply:
     return client.request("GET", path, {"limit": str(args.n)})
 
 
+def _runs(client: ControlClient, args: argparse.Namespace, extra: list[str]) -> int:
+    if args.job is not None:
+        reply = _history(client, args)
+        _print_reply("runs", reply, args)
+        return exit_code("runs", reply)
+    status, runs = cli_glance.all_runs(client, args.n)
+    if runs is None:
+        _print_reply("status", status, args)
+        return exit_code("status", status)
+    cli_glance.print_overview(runs, args)
+    return EXIT_OK
+
+
+def _complete_jobs(client: ControlClient, args: argparse.Namespace, extra: list[str]) -> int:
+    print("\n".join(cli_glance.job_names(client.socket_path)))
+    return EXIT_OK
+
+
 def _pause(client: ControlClient, args: argparse.Namespace) -> Reply:
     return client.request("POST", client.job_path("/api/scheduler/jobs/{job}/pause", args.job))
 
@@ -142,6 +221,8 @@ def _for_people(command: str, reply: Reply, args: argparse.Namespace) -> str:
         return render.health_text(body)
     if command == "history":
         return render.runs_table(body)
+    if command == "runs":
+        return runs_view.job_runs(body, None, colour=cli_glance.use_colour(sys.stdout))
     if command == "trigger" and reply.status == 202:
         return f"{args.job} started as run {body.get('run_id')}; see `brewctl history {args.job}`"
     if command == "trigger":
@@ -186,10 +267,17 @@ def _error_of(body: object) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    args = build_parser(os.environ if environ is None else environ).parse_args(argv)
-    func: Command = args.func
+    parser = build_parser(os.environ if environ is None else environ)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "logs":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    client = ControlClient(args.socket)
     try:
-        reply = func(ControlClient(args.socket), args)
+        action: Action | None = getattr(args, "action", None)
+        if action is not None:
+            return action(client, args, extra)
+        func: Command = args.func
+        reply = func(client, args)
     except DaemonUnreachable as exc:
         print(f"brewctl: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE

@@ -102,7 +102,12 @@ class Execution:
             claude=self.runner.claude,
         )
         with wrap_errors():  # a job's raw psycopg error is translated here, so it can be retried
-            return self.runner.jobs[self.record.job].run(ctx)
+            result = self.runner.jobs[self.record.job].run(ctx)
+        for source, count in result.by_source.items():
+            self.runner.metrics.proactive_posted(source, count)
+        for reason, count in result.fallbacks.items():
+            self.runner.metrics.proactive_fallback(reason, count)
+        return result
 
     def _work_connection(self) -> Connection:
         """The attempt's connection: the previous one unless it was lost."""

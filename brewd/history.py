@@ -36,6 +36,15 @@ class History:
             rows = conn.execute(query).fetchall()
         return {row["job"]: RunRecord.from_row(row) for row in rows}
 
+    def last_successes(self) -> dict[str, datetime]:
+        """Each job's newest successful finish, on any node."""
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT job, max(finished_at) AS at FROM job_runs"
+                " WHERE status = 'succeeded' GROUP BY job"
+            ).fetchall()
+        return {row["job"]: row["at"] for row in rows if row["at"] is not None}
+
     def failures_last_hour(self) -> int:
         with self.db.connection() as conn:
             row = conn.execute(

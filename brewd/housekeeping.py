@@ -39,6 +39,7 @@ class Housekeeping:
             self.runner.flush_pending()
             self.history.sweep_abandoned({name: job.timeout for name, job in config.jobs.items()})
             self.failures_last_hour = self.history.failures_last_hour()
+            self._publish_job_state(config)
             if mono - self.last_prune >= PRUNE_EVERY_S:
                 self.last_prune = mono
                 self.history.prune(config.history.keep_runs, config.history.keep_days)
@@ -49,6 +50,15 @@ class Housekeeping:
         self.redis_up = self._redis_answers()
         self.metrics.set_dependency_up("database", self.database_up)
         self.metrics.set_dependency_up("redis", self.redis_up)
+
+    def _publish_job_state(self, config: Config) -> None:
+        """Pauses and last successes as job_runs has them, whichever node wrote them: after a
+        restart the metrics know the cluster's last success, not only this process's."""
+        paused = self.history.paused()
+        for name in config.jobs:
+            self.metrics.set_paused(name, name in paused)
+        for name, finished in self.history.last_successes().items():
+            self.metrics.seen_success(name, finished)
 
     def _redis_answers(self) -> bool:
         try:

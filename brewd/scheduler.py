@@ -23,7 +23,14 @@ from brewd.jobs.base import Job
 from brewd.ledger import Ledger
 from brewd.metrics import Metrics
 from brewd.runner import Runner
-from brewd.schedule import CronSpec, catch_up, catchup_grace, latest_slot, next_slot
+from brewd.schedule import (
+    CronSpec,
+    catch_up,
+    catchup_grace,
+    latest_slot,
+    next_slot,
+    nominal_period,
+)
 from brewd.ticker import Ticker
 
 # The missed-run policy. At start, after a clock jump and whenever the loop fell behind, each
@@ -199,7 +206,7 @@ class Scheduler:
                 self.apply_pending_config(now)
                 self.tick(now, "clock_jump" if jumped else "late")
                 self.housekeeping.run(mono, self._config)
-                self._publish_next_runs()
+                self._publish_next_runs(now)
             except Exception as exc:  # the loop must survive anything a tick does
                 logger.bind(event="tick_failed").opt(exception=exc).error("tick failed: {}", exc)
             self.loop_beat = mono
@@ -236,9 +243,12 @@ class Scheduler:
             delay = min(delay, self._last_watchdog + interval - mono)
         return max(delay, 0.0)
 
-    def _publish_next_runs(self) -> None:
+    def _publish_next_runs(self, now: datetime) -> None:
         for plan in self.plans.values():
+            self.metrics.declare_job(plan.name)
             self.metrics.set_next_run(plan.name, plan.next_due if plan.enabled else None)
+            period = nominal_period(plan.spec, now).total_seconds() if plan.enabled else 0.0
+            self.metrics.set_period(plan.name, period)
 
     def overdue(self, now: datetime) -> list[str]:
         """Enabled jobs the loop should have fired by now, past their grace, or submitted runs

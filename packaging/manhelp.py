@@ -41,6 +41,8 @@ def subcommands(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, s
     for action in parser._actions:  # argparse keeps no public list of its subparsers
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
+                if name.startswith("_"):  # hidden helpers (brewctl _jobs, for completion)
+                    continue
                 found.append((f"{path} {name}", sub.format_help()))
                 found.extend(subcommands(sub, f"{path} {name}"))
     return found

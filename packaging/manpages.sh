@@ -28,4 +28,4 @@ page() {  # page PROGRAM ENTRY SECTION DESCRIPTION
 }
 
 page brewd brewd.main:main 8 "background-jobs daemon of the Brew Me In café platform"
-page brewctl brewd.cli:main 1 "control the brewd daemon: job status, health, trigger, history, pause"
+page brewctl brewd.cli:main 1 "control the brewd daemon: job status, health, trigger, history, runs, watch, logs, pause"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +24,9 @@ class JobResult:
 
     affected_records: int
     message: str
+    # proactiveMessages: messages posted by text source (claude, template), for the metrics
+    by_source: Mapping[str, int] = field(default_factory=dict)
+    fallbacks: Mapping[str, int] = field(default_factory=dict)  # why templates stood in
 
 
 class Job(Protocol):

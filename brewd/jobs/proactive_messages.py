@@ -58,7 +58,8 @@ def run(ctx: JobContext) -> JobResult:
     tally = Tally()
     plans = _plan(ctx, tally)
     _post(ctx, plans, tally)
-    return JobResult(sum(tally.sources.values()), tally.message())
+    posted = sum(tally.sources.values())
+    return JobResult(posted, tally.message(), dict(tally.sources), dict(tally.fallbacks))
 
 
 def _limits(ctx: JobContext) -> Limits:

@@ -29,7 +29,11 @@ def test_socket_and_json_go_before_or_after_the_command() -> None:
     "argv",
     [[], ["frobnicate"], ["trigger"], ["history", "x", "-n", "0"], ["history", "x", "-n", "1001"],
      ["history", "x", "-n", "many"], ["status", "--bogus"], ["history", "x", "-n", "٣"],
-     ["history", "x", "-n", "9" * 5000], ["history", "x", "-n", "0" * 30 + "5"]],
+     ["history", "x", "-n", "9" * 5000], ["history", "x", "-n", "0" * 30 + "5"],
+     ["status", "extra"],
+     ["runs", "x", "-n", "0"], ["runs", "a", "b"], ["watch", "-n", "0"], ["watch", "-n", "x"],
+     ["watch", "--interval", "3601"], ["logs"], ["logs", "x", "--run", "0"],
+     ["logs", "x", "--run", "one"]],
 )  # fmt: skip
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -73,3 +77,12 @@ def test_a_failed_run_is_exit_1_but_the_daemons_own_500_is_exit_7() -> None:
     assert cli.exit_code("trigger", failed_run) == cli.EXIT_JOB_FAILED
     assert cli.exit_code("trigger", internal) == cli.EXIT_DAEMON_ERROR
     assert cli.exit_code("status", internal) == cli.EXIT_DAEMON_ERROR
+
+
+def test_watch_interval_and_logs_options() -> None:
+    watch = parse("watch", "--interval", "0.5")
+    assert watch.interval == 0.5  # type: ignore[attr-defined]
+    assert parse("watch").interval == 2.0  # type: ignore[attr-defined]
+    logs = parse("logs", "expireUsers", "--run", "7", "-f")
+    assert (logs.job, logs.run, logs.follow, logs.unit) == ("expireUsers", 7, True, "brewd")  # type: ignore[attr-defined]
+    assert parse("runs").job is None  # type: ignore[attr-defined]

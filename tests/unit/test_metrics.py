@@ -82,3 +82,24 @@ def test_two_instances_do_not_share_a_registry() -> None:
     a, b = Metrics(FixedClock()), Metrics(FixedClock())
     a.clock_jump()
     assert samples(b)[("brewd_clock_jumps_total", ())] == 0
+
+
+def test_proactive_sources_exist_at_zero_then_count() -> None:
+    m = Metrics(FixedClock())
+    key = "brewd_proactive_messages_total"
+    assert samples(m)[(key, (("source", "claude"),))] == 0  # a ratio needs both from the start
+    m.proactive_posted("template", 3)
+    m.proactive_posted("claude")
+    s = samples(m)
+    assert (s[(key, (("source", "claude"),))], s[(key, (("source", "template"),))]) == (1, 3)
+
+
+def test_period_and_paused_gauges() -> None:
+    m = Metrics(FixedClock())
+    m.set_period("expirePokes", 300)
+    m.set_paused("expirePokes", True)
+    m.set_paused("expireUsers", False)
+    s = samples(m)
+    assert s[("brewd_job_period_seconds", (("job", "expirePokes"),))] == 300
+    assert s[("brewd_job_paused", (("job", "expirePokes"),))] == 1
+    assert s[("brewd_job_paused", (("job", "expireUsers"),))] == 0

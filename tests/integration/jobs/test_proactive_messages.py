@@ -106,6 +106,7 @@ def test_any_failure_falls_back_to_a_template(pg, cache, fake, reply, reason):
     result = proactive_messages.run(make_ctx(pg, cache, NOW, claude=writer))
     assert result.affected_records == 1
     assert f"0 from Claude, 1 from templates: 1 {reason}" in result.message
+    assert (result.by_source, result.fallbacks) == ({"template": 1}, {reason: 1})
     [row] = posts(pg, cafe)
     assert row["content"] in TEMPLATES["duo"]
     assert row["context_data"]["source"] == "template"
