@@ -1,6 +1,7 @@
 #!/bin/sh
 # Generate brewd(8) and brewctl(1) with help2man from the real --help texts of the programs in
-# the freshly built virtualenv; each subcommand's --help goes in a COMMANDS section.
+# the freshly built virtualenv; each subcommand's --help goes in a COMMANDS section, and
+# packaging/man/PROGRAM.h2m adds the sections written for the page.
 # Usage: packaging/manpages.sh VENV_DIR MAN_DIR VERSION
 set -eu
 # help2man decodes the help texts in its locale's encoding; they are UTF-8 ("café").
@@ -21,6 +22,8 @@ page() {  # page PROGRAM ENTRY SECTION DESCRIPTION
     # NAME goes through the include file: help2man would mangle a non-ASCII --name argument.
     printf '[NAME]\n%s \\- %s\n' "$1" "$4" >"$tmp/$1.h2m"
     "$venv/bin/python" "$here/manhelp.py" "$2" >>"$tmp/$1.h2m"
+    # DESCRIPTION, FILES, ENVIRONMENT, SIGNALS, EXIT STATUS: written for the page, not --help.
+    cat "$here/man/$1.h2m" >>"$tmp/$1.h2m"
     mkdir -p "$mandir/man$3"
     help2man --no-info --no-discard-stderr --locale=C.UTF-8 --section="$3" \
         --version-string="$version" --include="$tmp/$1.h2m" \

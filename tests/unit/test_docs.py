@@ -1,0 +1,71 @@
+"""The docs stay true: links resolve, and every table a page shares with the code matches it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from brewd import cli
+from brewd.config import JOB_DEFAULTS
+from brewd.metrics import Metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def _table_rows(text: str, header_start: str) -> list[list[str]]:
+    """The body rows of the first Markdown table whose header starts with `header_start`."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(header_start):
+            rows = []
+            for row in lines[i + 2 :]:
+                if not row.startswith("|"):
+                    break
+                rows.append([cell.strip() for cell in row.strip("|").split("|")])
+            return rows
+    raise AssertionError(f"no table starting {header_start!r}")
+
+
+def test_readme_links_every_page_and_every_link_resolves() -> None:
+    readme = (ROOT / "README.md").read_text()
+    linked = {m.group(1) for m in LINK.finditer(readme) if m.group(1).startswith("docs/")}
+    assert {f"docs/{p.name}" for p in PAGES} <= linked, "a docs page the README does not list"
+    for target in linked:
+        assert (ROOT / target).exists(), f"README links to a missing {target}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_relative_links_in_a_page_resolve(page: Path) -> None:
+    for m in LINK.finditer(page.read_text()):
+        target = m.group(1)
+        if re.match(r"[a-z]+:", target):
+            continue
+        assert (page.parent / target).resolve().exists(), f"{page.name} links to {target}"
+
+
+def test_jobs_page_states_each_default_schedule() -> None:
+    text = (DOCS / "jobs.md").read_text()
+    for job, cron in JOB_DEFAULTS.items():
+        assert re.search(rf"{job}\b[^\n]*`{re.escape(cron)}`", text), f"{job} `{cron}`"
+
+
+def test_brewctl_exit_status_table_matches_the_code() -> None:
+    rows = _table_rows((DOCS / "control.md").read_text(), "| exit status")
+    documented = {int(code) for code, *_ in rows}
+    in_code = {v for k, v in vars(cli).items() if k.startswith("EXIT_") and isinstance(v, int)}
+    assert documented == in_code
+
+
+def test_metrics_page_lists_exactly_the_exported_metrics() -> None:
+    rows = _table_rows((DOCS / "metrics.md").read_text(), "| metric")
+    documented = {row[0].strip("`") for row in rows}
+    exported = set()
+    for family in Metrics().registry.collect():
+        suffix = "_total" if family.type == "counter" else ""
+        exported.add(family.name + suffix)
+    assert documented == exported
