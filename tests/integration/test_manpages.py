@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from brewd import cli, main
+from brewd import cli, cli_glance, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +52,7 @@ def test_each_page_has_the_sections_an_operator_looks_for(pages: Path, name: str
 
 def test_exit_statuses_on_the_pages_are_the_ones_the_code_returns(pages: Path) -> None:
     brewctl = _codes(_section((pages / "man1/brewctl.1").read_text(), "EXIT STATUS"))
-    assert brewctl == {v for k, v in vars(cli).items() if k.startswith("EXIT_")}
+    codes = {v for m in (cli, cli_glance) for k, v in vars(m).items() if k.startswith("EXIT_")}
+    assert brewctl == codes
     brewd = _codes(_section((pages / "man8/brewd.8").read_text(), "EXIT STATUS"))
     assert brewd == {v for k, v in vars(main).items() if k.startswith("EX_")}

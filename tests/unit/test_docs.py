@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from brewd import cli
+from brewd import cli, cli_glance
 from brewd.config import JOB_DEFAULTS
 from brewd.metrics import Metrics
 
@@ -57,7 +57,12 @@ def test_jobs_page_states_each_default_schedule() -> None:
 def test_brewctl_exit_status_table_matches_the_code() -> None:
     rows = _table_rows((DOCS / "control.md").read_text(), "| exit status")
     documented = {int(code) for code, *_ in rows}
-    in_code = {v for k, v in vars(cli).items() if k.startswith("EXIT_") and isinstance(v, int)}
+    in_code = {
+        v
+        for module in (cli, cli_glance)
+        for k, v in vars(module).items()
+        if k.startswith("EXIT_") and isinstance(v, int)
+    }
     assert documented == in_code
 
 
