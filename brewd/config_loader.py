@@ -196,6 +196,19 @@ def _str(value: Any, key: str) -> str:
 _COERCE = {"bool": _bool, "int": _int, "float": _seconds, "str": _str}
 
 
+def _check_legacy_timezone(zone: str | None) -> None:
+    if zone is None:
+        return
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail(
+            "database.legacy_timezone",
+            zone,
+            "unknown time zone (want an IANA name such as America/New_York)",
+        )
+
+
 def _validate(config: Config) -> None:
     """Check what types alone cannot; each message names the key, the value and the problem."""
     try:
@@ -206,6 +219,7 @@ def _validate(config: Config) -> None:
             config.scheduler.timezone,
             "unknown time zone (want an IANA name such as Europe/Paris)",
         )
+    _check_legacy_timezone(config.database.legacy_timezone)
     for name, job in config.jobs.items():
         check_cron(f"jobs.{name}.schedule", job.schedule)
         _positive(f"jobs.{name}.timeout", job.timeout)

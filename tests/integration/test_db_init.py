@@ -1,4 +1,4 @@
-"""`brewd db init`: creates the schema, is idempotent, and adopts a database that has data."""
+"""`brewd db init`: creates the schema and is idempotent (adoption: test_db_adopt.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.rows import dict_row
 
-from brewd.db import migrate
 from brewd.main import main
 
 SCHEMA_QUERY = """
@@ -48,22 +46,6 @@ def test_db_init_twice_leaves_the_same_schema(
         "job_state",
         "schema_migrations",
     } <= tables
-
-
-def test_db_init_adopts_an_original_database_with_data(pg_empty_dsn: str) -> None:
-    with psycopg.connect(pg_empty_dsn, autocommit=True, row_factory=dict_row) as conn:
-        # The original system's tables, without brewd's additions, holding data.
-        conn.execute(
-            "CREATE TABLE cafes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text NOT NULL,"
-            " location text, created_at timestamptz NOT NULL DEFAULT now(),"
-            " updated_at timestamptz NOT NULL DEFAULT now());"
-            "INSERT INTO cafes (name) VALUES ('Old Café');"
-        )
-        migrate.apply(conn)
-        row = conn.execute("SELECT name, timezone, is_active FROM cafes").fetchone()
-        assert row == {"name": "Old Café", "timezone": "UTC", "is_active": True}
-        assert migrate.current_version(conn) == 1
-        assert migrate.apply(conn) == []
 
 
 def test_one_active_badge_per_type_is_enforced(pg: psycopg.Connection[Any]) -> None:
