@@ -159,9 +159,10 @@ def _cmd_db_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from brewd.logs import setup_logging
 
     config = load_config(args, environ)
-    setup_logging(config.logging, environ)
     db = Database(config.database, application_name="brewd-db-init")
     db.open(wait=True, timeout=config.database.connect_timeout)
+    # After the connection: a refused connection stays the one line main() prints.
+    setup_logging(config.logging, environ)
     try:
         with db.connection() as conn:
             init.run(
