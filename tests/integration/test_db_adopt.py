@@ -16,6 +16,10 @@ from tests.legacy_world import TABLES, World, fill, rows
 Conn = psycopg.Connection[dict[str, Any]]
 
 
+# db init sets up logging on the test's captured stderr; undo it after each test.
+pytestmark = pytest.mark.usefixtures("fresh_loguru")
+
+
 def db_init(dsn: str, *extra: str) -> int:
     return main(["db", "init", "--config", "/dev/null", *extra], {"DATABASE_URL": dsn})
 

@@ -17,6 +17,10 @@ ORDER BY table_name, column_name
 INDEX_QUERY = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
 
 
+# db init sets up logging on the test's captured stderr; undo it after each test.
+pytestmark = pytest.mark.usefixtures("fresh_loguru")
+
+
 def snapshot(dsn: str) -> tuple[list[Any], list[Any]]:
     with psycopg.connect(dsn) as conn:
         return conn.execute(SCHEMA_QUERY).fetchall(), conn.execute(INDEX_QUERY).fetchall()
