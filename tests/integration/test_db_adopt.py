@@ -8,6 +8,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from brewd.adapters.pg import Database
+from brewd.config import DatabaseConfig
 from brewd.main import main
 from tests.integration.test_db_init import snapshot
 from tests.legacy_schema import HEAD_USERS
@@ -170,3 +172,38 @@ def test_adoption_is_logged(
     err = capsys.readouterr().err
     assert "db init adopted the database" in err
     assert "3 duplicate active badge(s) deactivated" in err
+
+
+def test_legacy_timezone_names_the_zone_of_naive_times(
+    legacy_dsn: str, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert db_init(legacy_dsn, "--set", "database.legacy_timezone=Asia/Tokyo") == 0
+    assert "naive times read in Asia/Tokyo" in capsys.readouterr().out
+    with connect(legacy_dsn) as conn:
+        zones = conn.execute("SELECT DISTINCT timezone FROM cafes").fetchall()
+    assert zones == [{"timezone": "Asia/Tokyo"}]
+
+
+def test_brewds_connections_use_the_legacy_timezone_across_pool_resets(pg_dsn: str) -> None:
+    config = DatabaseConfig(
+        url=pg_dsn, pool_min_size=1, pool_max_size=2, legacy_timezone="Asia/Tokyo"
+    )
+    db = Database(config, application_name="brewd-test")
+    db.open(wait=True, timeout=10)
+    try:
+        for _ in range(2):  # the second use follows the pool's RESET ALL
+            with db.connection() as conn:
+                assert conn.execute("SHOW TimeZone").fetchone() == {"TimeZone": "Asia/Tokyo"}
+                conn.execute("SET TimeZone = 'UTC'")
+    finally:
+        db.close()
+
+
+def test_an_unknown_legacy_timezone_is_a_configuration_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = {"BREWD_DATABASE_LEGACY_TIMEZONE": "Mars/Olympus_Mons"}
+    assert main(["check-config", "--config", "/dev/null"], env) == 78
+    err = capsys.readouterr().err
+    assert "database.legacy_timezone" in err
+    assert err.count("\n") == 1
