@@ -18,6 +18,19 @@ from brewd.db import adopt, migrate
 from brewd.db.legacy import has_tables
 from brewd.errors import TransientDatabaseError
 
+# Referencing tables before the tables they reference: an API insert holds its table and then
+# wants the parent for its foreign key check, so taking parents last never closes a cycle.
+CHILDREN_FIRST = (
+    "agent_messages",
+    "analytics",
+    "messages",
+    "pokes",
+    "badges",
+    "user_sessions",
+    "users",
+    "cafes",
+)
+
 Say = Callable[[str], None]
 
 
@@ -74,7 +87,8 @@ def _describe_migrations(pending: list[migrate.Migration], adopting: bool, say: 
         )
         say(f"migration {migration.name}: {what}")
         lock = f"lock_timeout {adopt.LOCK_TIMEOUT}, retried" if adopting else "lock_timeout 10s"
-        say(f"    lock: ACCESS EXCLUSIVE on each table it names, for milliseconds ({lock})")
+        tables = ", ".join(CHILDREN_FIRST) if adopting else "each table it names"
+        say(f"    lock: ACCESS EXCLUSIVE on {tables}, for milliseconds ({lock})")
         say("    rows: none changed")
 
 
@@ -85,7 +99,9 @@ def _apply(
         return migrate.apply(conn, migrations)
     for attempt in range(1, adopt.ATTEMPTS + 1):
         try:
-            return migrate.apply(conn, migrations, lock_timeout=adopt.LOCK_TIMEOUT)
+            return migrate.apply(
+                conn, migrations, lock_timeout=adopt.LOCK_TIMEOUT, lock_first=CHILDREN_FIRST
+            )
         except TransientDatabaseError:
             if attempt == adopt.ATTEMPTS:
                 raise

@@ -33,9 +33,17 @@ def packaged_migrations() -> list[Migration]:
 
 
 def apply(
-    conn: Connection, migrations: list[Migration] | None = None, *, lock_timeout: str = "10s"
+    conn: Connection,
+    migrations: list[Migration] | None = None,
+    *,
+    lock_timeout: str = "10s",
+    lock_first: tuple[str, ...] = (),
 ) -> list[str]:
-    """Apply what is missing; return the names applied. Concurrent callers serialize on a lock."""
+    """Apply what is missing; return the names applied. Concurrent callers serialize on a lock.
+
+    `lock_first`: tables to lock (ACCESS EXCLUSIVE, in that order) before anything else, so
+    that the migration's own locks, taken one by one, cannot deadlock with live writers.
+    """
     applied_now: list[str] = []
     with wrap_errors(), conn.transaction():
         # Fail fast instead of queueing behind a long transaction that holds a table lock,
@@ -48,6 +56,12 @@ def apply(
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {row["version"] for row in conn.execute("SELECT version FROM schema_migrations")}
+        if lock_first and len(done) < len(migrations or packaged_migrations()):
+            conn.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                    sql.SQL(", ").join(map(sql.Identifier, lock_first))
+                )
+            )
         for migration in migrations or packaged_migrations():
             if migration.version in done:
                 continue
