@@ -69,7 +69,7 @@ def describe(adoption: Adoption, say: Say) -> None:
 
 def _rows_text(adoption: Adoption, step: Step) -> str:
     if step.dedupe:
-        return step.what.split()[1] + " changed (is_active = false)"
+        return f"{step.changes} changed (is_active = false)"
     reads = adoption.estimates.get(step.table, 0)
     if step.concurrent or "VALIDATE" in step.sql:
         return f"none changed (reads ~{reads} rows)"

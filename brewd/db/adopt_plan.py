@@ -58,6 +58,7 @@ class Step:
     table: str
     concurrent: bool = False  # must run outside a transaction (CREATE/DROP INDEX CONCURRENTLY)
     dedupe: bool = False  # resolves duplicate active badges; reports the rows it changed
+    changes: int = 0  # rows it will change, as counted when planned
 
 
 def plan(found: Found, migrations: list[Migration], duplicates: int) -> list[Step]:
@@ -119,6 +120,7 @@ def _duplicates(duplicates: int) -> list[Step]:
             ROW_LOCK,
             "badges",
             dedupe=True,
+            changes=duplicates,
         )
     ]
 
