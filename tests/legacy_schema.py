@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+import psycopg.errors
 
 _T = "timestamp without time zone"
 
 ORIGINAL_SCHEMA = f"""
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
 CREATE TABLE cafes (
     id uuid PRIMARY KEY DEFAULT uuid_generate_v4(),
     name varchar(255) NOT NULL, location varchar(255) NOT NULL,
@@ -108,4 +108,12 @@ def create_original_schema(conn: psycopg.Connection[Any], timezone: str) -> None
     dbname = conn.info.dbname
     conn.execute(f"ALTER DATABASE \"{dbname}\" SET TimeZone = '{timezone}'")  # test-made names
     conn.execute(f"SET TimeZone = '{timezone}'")
+    try:
+        conn.execute('CREATE EXTENSION IF NOT EXISTS "uuid-ossp"')
+    except psycopg.errors.FeatureNotSupported:
+        # A server without contrib (the embedded fallback): the same function, from core.
+        conn.execute(
+            "CREATE FUNCTION uuid_generate_v4() RETURNS uuid LANGUAGE sql"
+            " AS 'SELECT gen_random_uuid()'"
+        )
     conn.execute(ORIGINAL_SCHEMA)

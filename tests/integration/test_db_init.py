@@ -78,3 +78,14 @@ def test_db_init_unreachable_database_is_one_line(capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert err.startswith("brewd: database unavailable")
     assert err.count("\n") == 1
+
+
+def test_dry_run_on_an_empty_database_lists_the_migrations_and_creates_nothing(
+    pg_empty_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"DATABASE_URL": pg_empty_dsn}
+    assert main(["db", "init", "--dry-run", "--config", "/dev/null"], env) == 0
+    out = capsys.readouterr().out
+    assert "migration 0001_initial.sql" in out
+    assert "dry run: nothing was changed" in out
+    assert snapshot(pg_empty_dsn) == ([], [])
