@@ -20,7 +20,7 @@ from brewd.adapters.pg import Connection
 from brewd.db.adopt_plan import DEACTIVATE_DUPLICATES, DUPLICATE_BADGES, Step, plan
 from brewd.db.legacy import Found, inspect
 from brewd.db.migrate import Migration
-from brewd.errors import DataError
+from brewd.errors import DataError, TransientDatabaseError
 
 LOCK_TIMEOUT = "2s"
 ATTEMPTS = 5
@@ -94,9 +94,13 @@ def _run(conn: Connection, step: Step, adoption: Adoption) -> list[dict[str, Any
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return _once(conn, step, adoption)
-        except pg_errors.LockNotAvailable:
+        except pg_errors.LockNotAvailable as exc:
             if attempt == ATTEMPTS:
-                raise
+                raise TransientDatabaseError(
+                    f"{step.what}: the lock on {step.table} was not granted within"
+                    f" {LOCK_TIMEOUT}, {ATTEMPTS} times (a long transaction holds it, see"
+                    " pg_stat_activity); run db init again, it resumes where it stopped"
+                ) from exc
             time.sleep(0.5 * attempt)  # let the API's transaction finish, then try again
         except pg_errors.IntegrityError as exc:
             raise DataError(f"cannot adopt: {step.what}: {_first_line(exc)}") from exc

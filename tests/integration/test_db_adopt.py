@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import psycopg
@@ -11,6 +12,7 @@ from psycopg.rows import dict_row
 from brewd.adapters.pg import Database
 from brewd.config import DatabaseConfig
 from brewd.main import main
+from tests.helpers import wait_until
 from tests.integration.test_db_init import snapshot
 from tests.legacy_schema import HEAD_USERS
 from tests.legacy_world import TABLES, World, fill, rows
@@ -207,3 +209,31 @@ def test_an_unknown_legacy_timezone_is_a_configuration_error(
     err = capsys.readouterr().err
     assert "database.legacy_timezone" in err
     assert err.count("\n") == 1
+
+
+def test_a_lock_held_by_a_long_transaction_is_waited_out_and_retried(
+    legacy_dsn: str, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first ALTER gives up after lock_timeout (instead of queueing the API behind it) and
+    succeeds on a later attempt, once the long transaction is gone."""
+    blocker = connect(legacy_dsn)
+    blocker.autocommit = False
+    blocker.execute("SELECT count(*) FROM cafes")  # holds ACCESS SHARE until it commits
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(db_init(legacy_dsn)))
+    thread.start()
+    try:
+        with connect(legacy_dsn) as watcher:
+            wait_until(
+                lambda: watcher.execute(
+                    "SELECT count(*) AS n FROM pg_stat_activity"
+                    " WHERE application_name = 'brewd-db-init' AND wait_event_type = 'Lock'"
+                ).fetchone()["n"],
+                what="db init waiting for the lock on cafes",
+            )
+    finally:
+        blocker.commit()
+        blocker.close()
+        thread.join(timeout=60)
+    assert result == [0]
+    assert "add cafes.timezone" in capsys.readouterr().out
