@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from brewd.adapters.pg import Connection
-from brewd.errors import CannotAdopt
+from brewd.errors import CannotAdopt, ConfigError
 
 # The original schema's tables and the columns brewd's jobs read or write (SPEC §3, §10).
 REQUIRED: Mapping[str, tuple[str, ...]] = {
@@ -110,6 +111,7 @@ def inspect(conn: Connection, legacy_timezone: str | None) -> Found:
         )
     )
     zone = legacy_timezone or _database_zone(conn)
+    _check_zone(zone)
     return Found(columns, indexes, constraints, zone)
 
 
@@ -123,6 +125,17 @@ def _analytics_key_is_unique(conn: Connection) -> bool:
         "     = ARRAY['cafe_id', 'date', 'hour']"
     ).fetchone()
     return bool(row and row["n"])
+
+
+def _check_zone(zone: str) -> None:
+    """The cafés inherit the zone and the jobs judge local hours in it: it must be IANA."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"database.legacy_timezone: the database's TimeZone {zone!r} is not an IANA zone;"
+            " set database.legacy_timezone to the zone the original's times were written in"
+        ) from exc
 
 
 def _database_zone(conn: Connection) -> str:

@@ -237,3 +237,15 @@ def test_a_lock_held_by_a_long_transaction_is_waited_out_and_retried(
         thread.join(timeout=60)
     assert result == [0]
     assert "add cafes.timezone" in capsys.readouterr().out
+
+
+def test_a_database_zone_that_is_not_iana_asks_for_legacy_timezone(
+    legacy_dsn: str, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with connect(legacy_dsn) as conn:
+        conn.execute(f"ALTER DATABASE \"{conn.info.dbname}\" SET TimeZone = '<+03>-03'")
+    assert db_init(legacy_dsn) == 78
+    err = capsys.readouterr().err
+    assert "set database.legacy_timezone" in err
+    assert err.count("\n") == 1
+    assert db_init(legacy_dsn, "--set", "database.legacy_timezone=Europe/Istanbul") == 0
