@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 
 from brewd.adapters.pg import Database
 from brewd.config import DatabaseConfig
+from brewd.db import adopt, migrate
 from brewd.main import main
 from tests.helpers import wait_until
 from tests.integration.test_db_init import snapshot
@@ -249,3 +250,24 @@ def test_a_database_zone_that_is_not_iana_asks_for_legacy_timezone(
     assert "set database.legacy_timezone" in err
     assert err.count("\n") == 1
     assert db_init(legacy_dsn, "--set", "database.legacy_timezone=Europe/Istanbul") == 0
+
+
+def test_duplicates_written_after_the_dedupe_step_are_resolved_before_the_index(
+    legacy_dsn: str, world: World
+) -> None:
+    """As if an API server wrote new duplicates between the dedupe step and the index build:
+    the build fails, its INVALID index is dropped, the duplicates deactivated, the build redone."""
+    lines: list[str] = []
+    with connect(legacy_dsn) as conn:
+        adoption = adopt.prepare(conn, migrate.packaged_migrations(), None)
+        adoption.steps = [step for step in adoption.steps if not step.dedupe]
+        adopt.execute(conn, adoption, lines.append)
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index"
+            " WHERE indexrelid = 'badges_one_active_per_type_idx'::regclass"
+        ).fetchone()
+    assert valid == {"indisvalid": True}
+    assert {str(world.early[2]), str(world.night[1])} <= active_badges(legacy_dsn)
+    assert {str(row["id"]) for row in adoption.deactivated} == {
+        str(b) for b in (*world.early[:2], world.night[0])
+    }
