@@ -23,6 +23,7 @@ from brewd.jobs import (
     proactive_messages,
 )
 from brewd.jobs.base import JobContext
+from tests.integration.jobs.expiry_rows import make_ctx
 from tests.integration.jobs.world_rows import badge_types, context, message, session, user
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -57,8 +58,6 @@ def test_the_fixture_stores_new_york_wall_clock(legacy_pg: Conn) -> None:
 
 
 def test_expire_users_at_the_right_instant(legacy_pg: Conn, redis_url: str) -> None:
-    from tests.integration.jobs.expiry_rows import make_ctx
-
     cafe = legacy_cafe(legacy_pg)
     gone = user(legacy_pg, cafe, created=NOW - HOUR, expires=NOW - MINUTE)
     # Read as UTC, 08:01 would be four hours past: it must stay.
@@ -76,8 +75,6 @@ def test_expire_users_at_the_right_instant(legacy_pg: Conn, redis_url: str) -> N
 
 
 def test_expire_badges_at_the_right_instant(legacy_pg: Conn, redis_url: str) -> None:
-    from tests.integration.jobs.expiry_rows import make_ctx
-
     uid = user(legacy_pg, legacy_cafe(legacy_pg), created=NOW - HOUR, expires=NOW + HOUR)
     insert = "INSERT INTO badges (user_id, type, name, expires_at) VALUES (%s, %s, 'b', %s)"
     legacy_pg.execute(insert, (uid, "EARLY_BIRD", NOW - MINUTE))
@@ -87,8 +84,6 @@ def test_expire_badges_at_the_right_instant(legacy_pg: Conn, redis_url: str) -> 
 
 
 def test_expire_pokes_at_the_right_instant(legacy_pg: Conn, redis_url: str) -> None:
-    from tests.integration.jobs.expiry_rows import make_ctx
-
     cafe = legacy_cafe(legacy_pg)
     a = user(legacy_pg, cafe, created=NOW - HOUR, expires=NOW + HOUR)
     b = user(legacy_pg, cafe, created=NOW - HOUR, expires=NOW + HOUR)
