@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -11,12 +12,14 @@ from psycopg.rows import dict_row
 
 from brewd.adapters.pg import Database
 from brewd.config import DatabaseConfig
-from brewd.db import adopt, migrate
+from brewd.db import adopt, init, migrate
 from brewd.main import main
 from tests.helpers import wait_until
 from tests.integration.test_db_init import snapshot
+from tests.integration.test_journal import journal_setup
 from tests.legacy_schema import HEAD_USERS
 from tests.legacy_world import TABLES, World, fill, rows
+from tests.native_journal import Journal
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -271,3 +274,22 @@ def test_duplicates_written_after_the_dedupe_step_are_resolved_before_the_index(
     assert {str(row["id"]) for row in adoption.deactivated} == {
         str(b) for b in (*world.early[:2], world.night[0])
     }
+
+
+def test_the_journal_records_what_adoption_changed(
+    legacy_dsn: str, world: World, tmp_path: Path
+) -> None:
+    journal = Journal(str(tmp_path / "journal.sock"))
+    try:
+        journal_setup(journal)
+        with connect(legacy_dsn) as conn:
+            init.run(conn, legacy_timezone=None, dry_run=False, say=lambda line: None)
+        fields = journal.receive()
+    finally:
+        journal.sock.close()
+    assert fields["MESSAGE"].startswith("db init adopted the database")
+    assert fields["BREWD_BADGES_DEACTIVATED"] == "3"
+    assert set(fields["BREWD_BADGE_IDS"].split(",")) == {
+        str(b) for b in (*world.early[:2], world.night[0])
+    }
+    assert fields["BREWD_LEGACY_TIMEZONE"] == "America/New_York"
