@@ -47,6 +47,9 @@ class DatabaseConfig:
     pool_max_size: int = 20  # as the original system
     connect_timeout: float = 10.0
     batch_size: int = 5_000  # rows a transaction, so no statement locks a big table for long
+    # The zone in which naive `timestamp` columns (a database adopted from the original
+    # scheduler) hold their instants; None: the database's own TimeZone setting.
+    legacy_timezone: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

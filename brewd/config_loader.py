@@ -208,6 +208,19 @@ def _coerce(kind: str, item: _Raw, key: str) -> Any:
         raise ConfigError(f"{key} = {_shown(key, value)} ({item.origin}): {exc}") from None
 
 
+def _check_legacy_timezone(zone: str | None) -> None:
+    if zone is None:
+        return
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail(
+            "database.legacy_timezone",
+            zone,
+            "unknown time zone (want an IANA name such as America/New_York)",
+        )
+
+
 def _validate(config: Config) -> None:
     """Check what types alone cannot; each message names the key, the value and the problem."""
     try:
@@ -218,6 +231,7 @@ def _validate(config: Config) -> None:
             config.scheduler.timezone,
             "unknown time zone (want an IANA name such as Europe/Paris)",
         )
+    _check_legacy_timezone(config.database.legacy_timezone)
     for name, job in config.jobs.items():
         check_cron(f"jobs.{name}.schedule", job.schedule)
         _positive(f"jobs.{name}.timeout", job.timeout)

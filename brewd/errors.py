@@ -46,6 +46,16 @@ class DatabaseUnavailable(TransientDatabaseError):
     """The database cannot be reached."""
 
 
+class DataError(DatabaseError):
+    """The database answered, but its schema or data cannot be accepted (sysexits EX_DATAERR)."""
+
+    exit_code = 65
+
+
+class CannotAdopt(DataError):
+    """The database holds tables brewd cannot adopt: something it needs is missing."""
+
+
 class CacheError(BrewdError):
     """Redis failed; cache work is best-effort and never undoes database work."""
 

@@ -11,12 +11,13 @@ from typing import NoReturn
 from brewd import __version__
 from brewd.config import Config
 from brewd.config_loader import Loaded, load_explained
-from brewd.errors import BrewdError, ConfigError, DatabaseError, UsageError
+from brewd.errors import BrewdError, ConfigError, DatabaseError, DataError, UsageError
 from brewd.masking import mask_secrets
 
 # sysexits.h codes, so that systemd and scripts can tell failures apart.
 EX_OK = 0
 EX_USAGE = 64
+EX_DATAERR = 65  # the database answered, but its schema or data cannot be accepted
 EX_UNAVAILABLE = 69  # the database (or another dependency) cannot be reached
 EX_SOFTWARE = 70
 EX_CONFIG = 78  # systemd's RestartPreventExitStatus=78: a bad config must not restart-loop
@@ -45,8 +46,9 @@ def _plan_hours(text: str) -> int:
 
 
 EPILOG = (
-    "Exit status: 0 ok, 64 usage, 69 unavailable (database down, socket taken), 70 internal "
-    "error, 73 cannot create the control socket, 78 bad configuration."
+    "Exit status: 0 ok, 64 usage, 65 database cannot be adopted, 69 unavailable (database "
+    "down, socket taken), 70 internal error, 73 cannot create the control socket, 78 bad "
+    "configuration."
 )
 
 Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
@@ -75,11 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     add(sub, "run", _cmd_run, "run the daemon in the foreground (what systemd starts)")
     db = sub.add_parser("db", help="database schema", description="database schema")
     db_sub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
-    add(
+    init = add(
         db_sub,
         "init",
         _cmd_db_init,
-        "create or upgrade the schema (idempotent, safe on a live database)",
+        "create or upgrade the schema, or adopt the original's database "
+        "(idempotent, safe on a live database)",
+    )
+    init.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print every change (SQL, lock, rows) and change nothing",
     )
     plan = add(
         sub,
@@ -172,19 +180,24 @@ def _cmd_check_config(args: argparse.Namespace, environ: Mapping[str, str]) -> i
 
 def _cmd_db_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from brewd.adapters.pg import Database
-    from brewd.db import migrate
+    from brewd.db import init
+    from brewd.logs import setup_logging
 
     config = load_config(args, environ)
     db = Database(config.database, application_name="brewd-db-init")
     db.open(wait=True, timeout=config.database.connect_timeout)
+    # After the connection: a refused connection stays the one line main() prints.
+    setup_logging(config.logging, environ)
     try:
         with db.connection() as conn:
-            applied = migrate.apply(conn)
-            version = migrate.current_version(conn)
+            init.run(
+                conn,
+                legacy_timezone=config.database.legacy_timezone,
+                dry_run=args.dry_run,
+                say=lambda line: print(line, flush=True),
+            )
     finally:
         db.close()
-    done = ", ".join(applied) if applied else "nothing to do"
-    print(f"schema at version {version} ({done})")
     return EX_OK
 
 
@@ -218,6 +231,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except UsageError as exc:
         print(f"brewd: usage error: {exc}", file=sys.stderr)
         return EX_USAGE
+    except DataError as exc:
+        print(f"brewd: {exc}", file=sys.stderr)
+        return EX_DATAERR
     except DatabaseError as exc:
         print(f"brewd: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE

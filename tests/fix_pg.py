@@ -94,6 +94,12 @@ def pg_dsn(pg_template: str) -> Iterator[str]:
     yield from _fresh_database(template=pg_template)
 
 
+@pytest.fixture
+def pg_dsn_brewd(pg_template: str) -> Iterator[str]:
+    """The same, under a name a directory's conftest can use when it overrides pg_dsn."""
+    yield from _fresh_database(template=pg_template)
+
+
 def _fresh_database(template: str | None) -> Iterator[str]:
     name = f"brewd_t_{os.getpid()}_{next(_counter)}"
     create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))

@@ -68,6 +68,10 @@ class Database:
             "connect_timeout": max(1, int(config.connect_timeout)),
             "row_factory": dict_row,
         }
+        if config.legacy_timezone:
+            # A startup option, not a SET: RESET ALL between uses keeps it. Naive `timestamp`
+            # columns of an adopted database are read and written as instants in this zone.
+            kwargs["options"] = f"-c TimeZone={config.legacy_timezone}"
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             config.url or "",  # empty: libpq's PG* variables and defaults apply
             min_size=config.pool_min_size,

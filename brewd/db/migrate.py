@@ -32,13 +32,23 @@ def packaged_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def apply(conn: Connection, migrations: list[Migration] | None = None) -> list[str]:
-    """Apply what is missing; return the names applied. Concurrent callers serialize on a lock."""
+def apply(
+    conn: Connection,
+    migrations: list[Migration] | None = None,
+    *,
+    lock_timeout: str = "10s",
+    lock_first: tuple[str, ...] = (),
+) -> list[str]:
+    """Apply what is missing; return the names applied. Concurrent callers serialize on a lock.
+
+    `lock_first`: tables to lock (ACCESS EXCLUSIVE, in that order) before anything else, so
+    that the migration's own locks, taken one by one, cannot deadlock with live writers.
+    """
     applied_now: list[str] = []
     with wrap_errors(), conn.transaction():
         # Fail fast instead of queueing behind a long transaction that holds a table lock,
         # and make concurrent `db init`s wait for each other rather than collide.
-        conn.execute("SET LOCAL lock_timeout = '10s'")
+        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(lock_timeout))
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -46,6 +56,12 @@ def apply(conn: Connection, migrations: list[Migration] | None = None) -> list[s
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {row["version"] for row in conn.execute("SELECT version FROM schema_migrations")}
+        if lock_first and len(done) < len(migrations or packaged_migrations()):
+            conn.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                    sql.SQL(", ").join(map(sql.Identifier, lock_first))
+                )
+            )
         for migration in migrations or packaged_migrations():
             if migration.version in done:
                 continue
@@ -57,6 +73,15 @@ def apply(conn: Connection, migrations: list[Migration] | None = None) -> list[s
             )
             applied_now.append(migration.name)
     return applied_now
+
+
+def pending(conn: Connection, migrations: list[Migration] | None = None) -> list[Migration]:
+    """The migrations not applied yet (all of them when `db init` never ran)."""
+    done: set[int] = set()
+    if current_version(conn) is not None:
+        with wrap_errors():
+            done = {row["version"] for row in conn.execute("SELECT version FROM schema_migrations")}
+    return [m for m in migrations or packaged_migrations() if m.version not in done]
 
 
 def current_version(conn: Connection) -> int | None:

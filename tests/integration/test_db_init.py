@@ -1,4 +1,4 @@
-"""`brewd db init`: creates the schema, is idempotent, and adopts a database that has data."""
+"""`brewd db init`: creates the schema and is idempotent (adoption: test_db_adopt.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.rows import dict_row
 
-from brewd.db import migrate
 from brewd.main import main
 
 SCHEMA_QUERY = """
@@ -17,6 +15,10 @@ FROM information_schema.columns WHERE table_schema = 'public'
 ORDER BY table_name, column_name
 """
 INDEX_QUERY = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+
+
+# db init sets up logging on the test's captured stderr; undo it after each test.
+pytestmark = pytest.mark.usefixtures("fresh_loguru")
 
 
 def snapshot(dsn: str) -> tuple[list[Any], list[Any]]:
@@ -50,22 +52,6 @@ def test_db_init_twice_leaves_the_same_schema(
     } <= tables
 
 
-def test_db_init_adopts_an_original_database_with_data(pg_empty_dsn: str) -> None:
-    with psycopg.connect(pg_empty_dsn, autocommit=True, row_factory=dict_row) as conn:
-        # The original system's tables, without brewd's additions, holding data.
-        conn.execute(
-            "CREATE TABLE cafes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text NOT NULL,"
-            " location text, created_at timestamptz NOT NULL DEFAULT now(),"
-            " updated_at timestamptz NOT NULL DEFAULT now());"
-            "INSERT INTO cafes (name) VALUES ('Old Café');"
-        )
-        migrate.apply(conn)
-        row = conn.execute("SELECT name, timezone, is_active FROM cafes").fetchone()
-        assert row == {"name": "Old Café", "timezone": "UTC", "is_active": True}
-        assert migrate.current_version(conn) == 2
-        assert migrate.apply(conn) == []
-
-
 def test_one_active_badge_per_type_is_enforced(pg: psycopg.Connection[Any]) -> None:
     cafe = pg.execute("INSERT INTO cafes (name) VALUES ('c') RETURNING id").fetchone()["id"]
     user = pg.execute(
@@ -92,3 +78,14 @@ def test_db_init_unreachable_database_is_one_line(capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert err.startswith("brewd: database unavailable")
     assert err.count("\n") == 1
+
+
+def test_dry_run_on_an_empty_database_lists_the_migrations_and_creates_nothing(
+    pg_empty_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"DATABASE_URL": pg_empty_dsn}
+    assert main(["db", "init", "--dry-run", "--config", "/dev/null"], env) == 0
+    out = capsys.readouterr().out
+    assert "migration 0001_initial.sql" in out
+    assert "dry run: nothing was changed" in out
+    assert snapshot(pg_empty_dsn) == ([], [])

@@ -13,22 +13,26 @@ cafe AS (
 ),
 -- Every row the metrics read, in one stream, so that users is joined once: sessions that
 -- overlap the window or ended in it, messages written and pokes sent in it. Each arm has its
--- own index (ended_at, the open-session partial index, created_at).
+-- own index (ended_at, the open-session partial index, created_at). Times are read through
+-- ::timestamptz (a no-op on brewd's schema; on an adopted database's naive columns, the
+-- instant in the session's TimeZone, the legacy zone); WHERE compares the bare columns with
+-- timestamptz values (PostgreSQL converts the same way, and the indexes still apply).
 raw AS (
-    SELECT s.user_id, 'session' AS kind, s.started_at AS at, s.ended_at
+    SELECT s.user_id, 'session' AS kind, s.started_at::timestamptz AS at,
+           s.ended_at::timestamptz AS ended_at
     FROM user_sessions AS s
     WHERE s.ended_at >= %(start)s::timestamptz
       AND (s.started_at < %(end)s::timestamptz OR s.ended_at < %(end)s::timestamptz)
     UNION ALL
-    SELECT s.user_id, 'session', s.started_at, NULL
+    SELECT s.user_id, 'session', s.started_at::timestamptz, NULL
     FROM user_sessions AS s
     WHERE s.ended_at IS NULL AND s.started_at < %(end)s::timestamptz
     UNION ALL
-    SELECT m.user_id, 'message', m.created_at, NULL
+    SELECT m.user_id, 'message', m.created_at::timestamptz, NULL
     FROM messages AS m
     WHERE m.created_at >= %(start)s::timestamptz AND m.created_at < %(end)s::timestamptz
     UNION ALL
-    SELECT p.from_user_id, 'poke', p.created_at, NULL
+    SELECT p.from_user_id, 'poke', p.created_at::timestamptz, NULL
     FROM pokes AS p
     WHERE p.created_at >= %(start)s::timestamptz AND p.created_at < %(end)s::timestamptz
 ),
@@ -98,8 +102,10 @@ population AS (
     SELECT b.cafe_id, hours.h, sum(b.n) AS total_users
     FROM (
         SELECT u.cafe_id,
-               greatest(date_trunc('hour', u.created_at, 'UTC'), %(start)s::timestamptz) AS c,
-               least(date_trunc('hour', u.expires_at - interval '1 microsecond', 'UTC'),
+               greatest(date_trunc('hour', u.created_at::timestamptz, 'UTC'),
+                        %(start)s::timestamptz) AS c,
+               least(date_trunc('hour', u.expires_at::timestamptz - interval '1 microsecond',
+                                'UTC'),
                      %(end)s::timestamptz) AS e,
                count(*) AS n
         FROM users AS u
@@ -141,8 +147,11 @@ written AS (
         average_session_duration = excluded.average_session_duration,
         peak_concurrent_users = excluded.peak_concurrent_users,
         updated_at = now()
-    -- A correct row is left alone: updated_at only moves when a value really changes.
-    WHERE (a.total_users, a.active_users, a.total_pokes, a.total_messages,
+    -- A correct row is left alone: updated_at only moves when a value really changes. A row
+    -- the original scheduler wrote (adopted database) is never overwritten: its date and hour
+    -- are the original's local ones and its figures are defined differently.
+    WHERE NOT a.from_original
+      AND (a.total_users, a.active_users, a.total_pokes, a.total_messages,
            a.average_session_duration, a.peak_concurrent_users)
           IS DISTINCT FROM
           (excluded.total_users, excluded.active_users, excluded.total_pokes,

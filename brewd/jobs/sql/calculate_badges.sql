@@ -9,8 +9,12 @@ WITH catalogue AS (
                 %(lifetimes)s::interval[]) AS t (type, name, description, lifetime)
 ),
 -- Active users' sessions of the last 30 days, with their start in the café's local time.
+-- ::timestamptz: on an adopted database started_at is a naive wall-clock time in the session's
+-- TimeZone (the legacy zone); read as an instant first, else AT TIME ZONE converts backwards.
+-- On brewd's own timestamptz column it is a no-op.
 recent AS (
-    SELECT s.user_id, s.started_at, s.started_at AT TIME ZONE c.timezone AS local_start
+    SELECT s.user_id, s.started_at::timestamptz AS started_at,
+           s.started_at::timestamptz AT TIME ZONE c.timezone AS local_start
     FROM user_sessions AS s
     JOIN users AS u ON u.id = s.user_id AND u.is_active
     JOIN cafes AS c ON c.id = u.cafe_id AND c.timezone = ANY (%(zones)s::text[])

@@ -95,7 +95,7 @@ def one(pg: Conn, query: str, params: Any = None) -> Any:
 def add_cafe(pg: Conn, timezone: str = "UTC") -> UUID:
     return one(
         pg,
-        "INSERT INTO cafes (name, timezone) VALUES (%s, %s) RETURNING id",
+        "INSERT INTO cafes (name, location, timezone) VALUES (%s, 'Here', %s) RETURNING id",
         (f"Café {next(_names)}", timezone),
     )
 

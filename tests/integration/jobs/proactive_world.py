@@ -27,8 +27,8 @@ HOUR = timedelta(hours=1)
 
 def add_cafe(pg: Conn, *, name: str = "Bean There", tz: str = "UTC", **flags: bool) -> UUID:
     row = pg.execute(
-        "INSERT INTO cafes (name, timezone, enable_proactive_messages, is_active)"
-        " VALUES (%s, %s, %s, %s) RETURNING id",
+        "INSERT INTO cafes (name, location, timezone, enable_proactive_messages, is_active)"
+        " VALUES (%s, 'Here', %s, %s, %s) RETURNING id",
         (name, tz, flags.get("enabled", True), flags.get("active", True)),
     ).fetchone()
     assert row is not None
@@ -74,7 +74,9 @@ def add_message(pg: Conn, user: UUID, at: datetime, content: str = "hello") -> N
 def posts(pg: Conn, cafe: UUID | None = None) -> list[dict[str, Any]]:
     where, params = ("WHERE cafe_id = %s", (cafe,)) if cafe else ("", ())
     return pg.execute(
-        f"SELECT * FROM agent_messages {where} ORDER BY created_at",
+        # created_at as an instant also on the original's schema (a naive column there)
+        "SELECT id, cafe_id, message_type, content, context_data,"
+        f" created_at::timestamptz AS created_at FROM agent_messages {where} ORDER BY created_at",
         params,
     ).fetchall()
 

@@ -74,7 +74,8 @@ def test_closes_open_sessions_at_the_users_expiry(pg: Conn, redis_url: str) -> N
 
     result = expire_users.run(make_ctx(pg, redis_url))
 
-    ended = {r["id"]: r["ended_at"] for r in pg.execute("SELECT id, ended_at FROM user_sessions")}
+    query = "SELECT id, ended_at::timestamptz AS ended_at FROM user_sessions"
+    ended = {r["id"]: r["ended_at"] for r in pg.execute(query)}
     assert ended == {
         open_: NOW - HOUR,
         closed: NOW - 4 * HOUR,

@@ -37,8 +37,8 @@ def fake() -> Iterator[FakeClaudeAPI]:
 def _seed(pg, cafe, *times):
     for at in times:
         pg.execute(
-            "INSERT INTO agent_messages (cafe_id, content, context_data, created_at)"
-            " VALUES (%s, 'earlier', '{}', %s)",
+            "INSERT INTO agent_messages (cafe_id, message_type, content, context_data, created_at)"
+            " VALUES (%s, 'PROACTIVE', 'earlier', '{}', %s)",
             (cafe, at),
         )
 

@@ -52,7 +52,8 @@ def local(zone: str, wall: str) -> datetime:
 def cafe(pg: Conn, timezone: str = "UTC", *, name: str = "", active: bool = True) -> UUID:
     return one(
         pg,
-        "INSERT INTO cafes (name, timezone, is_active) VALUES (%s, %s, %s) RETURNING id",
+        "INSERT INTO cafes (name, location, timezone, is_active)"
+        " VALUES (%s, 'Here', %s, %s) RETURNING id",
         (name or f"Café {next(_seq)}", timezone, active),
     )
 
@@ -104,3 +105,12 @@ def badge_types(pg: Conn, user_id: UUID) -> set[str]:
         "SELECT type FROM badges WHERE user_id = %s AND is_active", (user_id,)
     ).fetchall()
     return {row["type"] for row in rows}
+
+
+def naive_times(pg: Conn) -> bool:
+    """True on the original's adopted schema, whose time columns are naive `timestamp`."""
+    row = pg.execute(
+        "SELECT data_type FROM information_schema.columns"
+        " WHERE table_name = 'users' AND column_name = 'expires_at'"
+    ).fetchone()
+    return bool(row and row["data_type"] == "timestamp without time zone")
