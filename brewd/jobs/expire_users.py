@@ -7,10 +7,11 @@ from uuid import UUID
 
 from brewd.adapters import cache
 from brewd.adapters.cache import Redis
+from brewd.adapters.cache_ops import pipeline, queue_delete, queue_set_many
 from brewd.adapters.pg import wrap_errors
 from brewd.errors import FenceLost, JobCancelled
 from brewd.jobs.base import JobContext, JobResult, load_sql
-from brewd.jobs.batches import BestEffortCache, Row, drain, plural, queue_delete
+from brewd.jobs.batches import BestEffortCache, Row, drain, plural
 
 NAME = "expireUsers"
 
@@ -52,7 +53,7 @@ def _run(ctx: JobContext, cached: BestEffortCache) -> JobResult:
 
 def _forget(redis: Redis, rows: list[Row]) -> None:
     """Drop the expired users' cache entries and take them out of their cafés' active sets."""
-    pipe = redis.pipeline(transaction=False)
+    pipe = pipeline(redis)
     queue_delete(pipe, (cache.user(row["id"]) for row in rows))
     queue_delete(pipe, (cache.cafe_username(row["cafe_id"], row["username"]) for row in rows))
     members: dict[UUID, list[str]] = defaultdict(list)
@@ -82,4 +83,10 @@ def _recount(ctx: JobContext, cached: BestEffortCache, cafes: set[UUID], expired
         rows = ctx.conn.execute(_RECOUNT, {"cafes": sorted(cafes)}).fetchall()
     counts.update((row["cafe_id"], row["active_users"]) for row in rows)
     mapping = {cache.cafe_active_user_count(cafe): count for cafe, count in counts.items()}
-    cached.run("active user recount", lambda redis: redis.mset(mapping))
+    cached.run("active user recount", lambda redis: _set_counts(redis, mapping))
+
+
+def _set_counts(redis: Redis, counts: dict[str, int]) -> None:
+    pipe = pipeline(redis)
+    queue_set_many(pipe, counts)
+    pipe.execute()
