@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
 from brewd.config import RedisConfig
 from brewd.errors import CacheError
@@ -60,7 +61,7 @@ def wrap_errors() -> Iterator[None]:
     """Translate redis-py's errors into CacheError; the URL (it may hold a password) stays out."""
     try:
         yield
-    except redis.RedisError as exc:
+    except (redis.RedisError, RedisClusterException) as exc:  # the latter is no RedisError
         raise CacheError(f"redis: {type(exc).__name__}: {exc}") from exc
 
 
