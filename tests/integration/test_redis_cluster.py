@@ -88,26 +88,49 @@ def dump(clients: list[redis.Redis]) -> Dump:
     return found
 
 
-def run(job: str, ctx: JobContext) -> str:
-    message = ALL_JOBS[job].run(ctx).message
+def run(job: str, conn: Conn, url: str, *, cluster: bool) -> None:
+    ctx = context(conn, url, cluster=cluster)
+    try:
+        message = ALL_JOBS[job].run(ctx).message
+    finally:
+        ctx.cache.close()
     assert "failed" not in message, message
-    return message
+
+
+@pytest.fixture
+def nodes(redis_cluster: LocalCluster) -> Iterator[list[redis.Redis]]:
+    clients = redis_cluster.node_clients()
+    yield clients
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def cluster_client(redis_cluster: LocalCluster) -> Iterator[Any]:
+    client = make_client(cluster_config(redis_cluster))
+    yield client
+    client.close()
 
 
 def test_every_job_leaves_the_same_cache_on_a_cluster_as_on_one_server(
-    pg: Conn, twin: Conn, cache: redis.Redis, redis_url: str, redis_cluster: LocalCluster
+    pg: Conn,
+    twin: Conn,
+    cache: redis.Redis,
+    redis_url: str,
+    redis_cluster: LocalCluster,
+    nodes: list[redis.Redis],
+    cluster_client: Any,
 ) -> None:
-    nodes = redis_cluster.node_clients()
     for job in JOBS:
         cache.flushdb()
         redis_cluster.flush()
-        for client, conn in ((cache, pg), (make_client(cluster_config(redis_cluster)), twin)):
+        for client, conn in ((cache, pg), (cluster_client, twin)):
             seed_stale(client, conn)
         before = dump([cache])
         assert before == dump(nodes)
 
-        run(job, context(pg, redis_url, cluster=False))
-        run(job, context(twin, redis_cluster.url, cluster=True))
+        run(job, pg, redis_url, cluster=False)
+        run(job, twin, redis_cluster.url, cluster=True)
 
         single, clustered = dump([cache]), dump(nodes)
         assert single != before, f"{job} changed nothing in the cache: the test proves nothing"
@@ -120,8 +143,10 @@ def cluster_config(cluster: LocalCluster) -> RedisConfig:
     return RedisConfig(url=cluster.url, cluster=True, socket_timeout=5.0)
 
 
-def test_deleting_keys_of_many_slots_in_one_pipeline(redis_cluster: LocalCluster) -> None:
-    client = make_client(cluster_config(redis_cluster))
+def test_deleting_keys_of_many_slots_in_one_pipeline(
+    cluster_client: Any, nodes: list[redis.Redis]
+) -> None:
+    client = cluster_client
     keys = [f"user:{n}:badges" for n in range(3_000)]
     pipe = pipeline(client)
     for key in keys:
@@ -130,20 +155,20 @@ def test_deleting_keys_of_many_slots_in_one_pipeline(redis_cluster: LocalCluster
     pipe = pipeline(client)
     queue_delete(pipe, keys)
     pipe.execute()
-    assert sum(node.dbsize() for node in redis_cluster.node_clients()) == 0
+    assert sum(node.dbsize() for node in nodes) == 0
 
 
-def test_publish_reaches_a_subscriber_on_any_node(pg: Conn, redis_cluster: LocalCluster) -> None:
+def test_publish_reaches_a_subscriber_on_any_node(
+    pg: Conn, redis_cluster: LocalCluster, nodes: list[redis.Redis]
+) -> None:
     worldgen.generate(pg, users=1_500, cafes=15, now=NOW, seed=5)
-    listener = redis_cluster.node_clients()[-1].pubsub()
+    listener = nodes[-1].pubsub()
     listener.psubscribe("cafe:*:messages")
     wait_until(lambda: listener.get_message(timeout=0.1), what="psubscribe confirmation")
 
-    posted = (
-        ALL_JOBS["proactiveMessages"]
-        .run(context(pg, redis_cluster.url, cluster=True))
-        .affected_records
-    )
+    ctx = context(pg, redis_cluster.url, cluster=True)
+    posted = ALL_JOBS["proactiveMessages"].run(ctx).affected_records
+    ctx.cache.close()
 
     assert posted > 0
     received: list[dict[str, Any]] = []
@@ -160,9 +185,9 @@ def test_publish_reaches_a_subscriber_on_any_node(pg: Conn, redis_cluster: Local
 
 
 def test_health_probe_answers_on_a_cluster_and_fails_cleanly_without_one(
-    redis_cluster: LocalCluster,
+    cluster_client: Any,
 ) -> None:
-    assert make_client(cluster_config(redis_cluster)).ping() is True
+    assert cluster_client.ping() is True
     down = make_client(RedisConfig(url=closed_port_url(), cluster=True, socket_timeout=1.0))
     with pytest.raises(CacheError, match="redis: "), wrap_errors():
         down.ping()
