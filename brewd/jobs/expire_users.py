@@ -66,10 +66,11 @@ def _forget(redis: Redis, rows: list[Row]) -> None:
 
 def _recount(ctx: JobContext, cached: BestEffortCache, cafes: set[UUID], expired: int) -> None:
     """Set each touched café's active-user count from the database: a recount, never a
-    decrement, so a count that drifted (or a missed run) is repaired, not compounded."""
-    cached.wait()
+    decrement, so a count that drifted (or a missed run) is repaired, not compounded. The
+    read does not wait for the batches' queued cache steps: it overlaps them, and the counts
+    are queued behind them (one worker, in order)."""
     if not cafes or cached.error is not None:
-        return  # with Redis down there is nothing to write the counts to
+        return  # with Redis known to be down there is nothing to write the counts to
     counts = dict.fromkeys(cafes, 0)
     with wrap_errors(), ctx.conn.transaction():
         if expired >= ctx.config.database.batch_size:
