@@ -1,7 +1,7 @@
 """Job benchmark: every data job against its lower bound (tests/bench/bounds.py), at several scales.
 
     .venv/bin/python -m tests.bench.bench_jobs [--scales 10000,100000,1000000] [--repeat 3]
-        [--messages-per-user 10]
+        [--messages-per-user 10] [--jobs expireUsers,expirePokes]
 
 Worlds have users // 1,000 cafés (10 to 10,000), 3 sessions and --messages-per-user
 messages per user: 10,000,000 users is the issue's 10,000 cafés / 30M sessions / 100M messages.
@@ -151,7 +151,7 @@ def time_bound(scratch: Scratch, world: str, job: str) -> tuple[int, float]:
 
 def bench_scale(scratch: Scratch, world: str, users: int, args: argparse.Namespace) -> list[Figure]:
     figures = []
-    for job in JOBS:
+    for job in args.jobs:
         if job not in ALL_JOBS:
             print(f"  {job}: not registered, skipped", flush=True)
             continue
@@ -218,6 +218,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scales", default="10000,100000,1000000", help="users per world")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the best counts")
     parser.add_argument("--messages-per-user", type=int, default=10, help="world shape")
+    parser.add_argument("--jobs", default=",".join(JOBS), help="which jobs to time")
     parser.add_argument(
         "--pg-dsn", default=os.environ.get("BREWD_BENCH_PG_DSN", "host=127.0.0.1 user=postgres")
     )
@@ -227,6 +228,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.scales = sorted(int(scale) for scale in args.scales.split(","))
+    args.jobs = [job for job in JOBS if job in args.jobs.split(",")]
     return args
 
 
