@@ -52,9 +52,10 @@ def twin(pg: Conn, pg_empty_dsn: str) -> Iterator[Conn]:
 
 
 def context(conn: Conn, url: str, *, cluster: bool) -> JobContext:
+    """A run context; a generous socket timeout, since a loaded CI machine is no Redis outage."""
     config = Config(
         database=DatabaseConfig(batch_size=200),
-        redis=RedisConfig(url=url, cluster=cluster, socket_timeout=5.0),
+        redis=RedisConfig(url=url, cluster=cluster, socket_timeout=30.0),
         proactive=ProactiveConfig(enabled=True),
     )
     cache = make_client(config.redis)
@@ -140,7 +141,7 @@ def test_every_job_leaves_the_same_cache_on_a_cluster_as_on_one_server(
 
 
 def cluster_config(cluster: LocalCluster) -> RedisConfig:
-    return RedisConfig(url=cluster.url, cluster=True, socket_timeout=5.0)
+    return RedisConfig(url=cluster.url, cluster=True, socket_timeout=30.0)
 
 
 def test_deleting_keys_of_many_slots_in_one_pipeline(
