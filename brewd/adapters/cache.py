@@ -32,6 +32,14 @@ class LazyCluster:
                 self._client = RedisCluster.from_url(self._config.url, **_options(self._config))
             return self._client
 
+    def close(self) -> None:
+        """Close the cluster's connections; a client never made has none (and must not be
+        made now: closing at shutdown must not wait on a cluster that is down)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.client(), name)
 
