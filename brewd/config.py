@@ -56,6 +56,7 @@ class DatabaseConfig:
 class RedisConfig:
     url: str = _secret("redis://127.0.0.1:6379/0")
     socket_timeout: float = 5.0
+    cluster: bool = False  # Redis Cluster: url names any node (SPEC §11)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -284,6 +284,8 @@ def _check_endpoints(config: Config) -> None:
     """URLs and paths that would otherwise fail only later, half started (secrets masked)."""
     if urlsplit(config.redis.url).scheme not in ("redis", "rediss", "unix"):
         _fail("redis.url", "***", "expected a redis://, rediss:// or unix:// URL")
+    if config.redis.cluster:
+        _check_cluster_url(config.redis.url)
     if config.database.url:
         from psycopg import ProgrammingError, conninfo  # only here: the import costs ~50 ms
 
@@ -319,6 +321,15 @@ def check_cron(key: str, expression: str) -> None:
 def _positive(key: str, value: float) -> None:
     if value <= 0:
         _fail(key, value, "must be greater than 0")
+
+
+def _check_cluster_url(url: str) -> None:
+    """A cluster node is reached over TCP, and a cluster has only database 0."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        _fail("redis.url", "***", "with redis.cluster = true, name a node as redis://host:port")
+    if parts.path.strip("/") not in ("", "0"):
+        _fail("redis.url", "***", "a Redis Cluster has only database 0: drop the /N from the URL")
 
 
 def _fail(key: str, value: Any, problem: str) -> None:

@@ -81,17 +81,27 @@ def generate(
     cafes: int,
     now: datetime,
     seed: int = 1,
+    messages_per_user: int = 2,
     progress: Callable[[str], None] | None = None,
 ) -> WorldStats:
     """Fill an empty, migrated database with a world seen at `now`, in one transaction (all
     or nothing); the same arguments always give the same rows, ids included. `conn` must be
-    in autocommit mode: the world is vacuumed and analyzed after its commit."""
+    in autocommit mode: the world is vacuumed and analyzed after its commit. Sessions are 3
+    per user; `messages_per_user` is 10 for the issue's 10M-user / 100M-message world."""
     _check(users=users, cafes=cafes, now=now, seed=seed)
+    if messages_per_user < 0:
+        raise ValueError(f"messages_per_user must be 0 or more (got {messages_per_user})")
     if not conn.autocommit:
         raise ValueError("generate() needs a connection in autocommit mode (it runs VACUUM)")
     report = progress or (lambda line: None)
     started = time.monotonic()
-    params = {**_vocabulary(), "users": users, "cafes": cafes, "now": now}
+    params = {
+        **_vocabulary(),
+        "users": users,
+        "cafes": cafes,
+        "now": now,
+        "messages_per_user": messages_per_user,
+    }
     with wrap_errors():
         if conn.execute("SELECT EXISTS (SELECT FROM cafes) AS taken").fetchone() == {"taken": True}:
             raise BrewdError("the database already has cafés: generate into an empty one")

@@ -143,7 +143,7 @@ SELECT pg_temp.uid('m', m), u.id,
        (%(chat)s::text[])[1 + floor(pg_temp.r(m, 51) * cardinality(%(chat)s::text[]))],
        'USER',
        u.created_at + (least(u.expires_at, %(now)s) - u.created_at) * pg_temp.r(m, 52)
-FROM generate_series(0, 2 * %(users)s - 1) AS m
+FROM generate_series(0, %(messages_per_user)s::bigint * %(users)s - 1) AS m
 JOIN world_users AS u ON u.i = floor(pg_temp.r(m, 50) * %(users)s)::bigint
 ORDER BY 5
 """

@@ -2,26 +2,66 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
 from brewd.config import RedisConfig
 from brewd.errors import CacheError
 
-Redis = redis.Redis
+
+class LazyCluster:
+    """A redis-py RedisCluster made on first use. RedisCluster asks a node for the slot map
+    when it is constructed and raises if none answers; made lazily, a cluster that is down
+    when brewd starts costs its cache steps (best-effort), never the daemon's start. Every
+    attribute is the real client's; a failed first contact is retried on the next use."""
+
+    def __init__(self, config: RedisConfig) -> None:
+        self._config = config
+        self._client: RedisCluster | None = None
+        self._lock = threading.Lock()
+
+    def client(self) -> RedisCluster:
+        with self._lock:
+            if self._client is None:
+                self._client = RedisCluster.from_url(self._config.url, **_options(self._config))
+            return self._client
+
+    def close(self) -> None:
+        """Close the cluster's connections; a client never made has none (and must not be
+        made now: closing at shutdown must not wait on a cluster that is down)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client(), name)
+
+
+Redis = redis.Redis | LazyCluster
 
 
 def make_client(config: RedisConfig) -> Redis:
-    """A client with timeouts, so a hung Redis can never hang a job."""
-    return redis.Redis.from_url(
-        config.url,
-        socket_timeout=config.socket_timeout,
-        socket_connect_timeout=config.socket_timeout,
-        health_check_interval=30,
-        decode_responses=True,
-    )
+    """A client with timeouts, so a hung Redis can never hang a job: one server's, or with
+    redis.cluster the cluster's, found from the node REDIS_URL names."""
+    if config.cluster:
+        return LazyCluster(config)
+    return redis.Redis.from_url(config.url, **_options(config))
+
+
+def _options(config: RedisConfig) -> dict[str, Any]:
+    return {
+        "socket_timeout": config.socket_timeout,
+        "socket_connect_timeout": config.socket_timeout,
+        "health_check_interval": 30,
+        "decode_responses": True,
+    }
 
 
 @contextmanager
@@ -29,7 +69,7 @@ def wrap_errors() -> Iterator[None]:
     """Translate redis-py's errors into CacheError; the URL (it may hold a password) stays out."""
     try:
         yield
-    except redis.RedisError as exc:
+    except (redis.RedisError, RedisClusterException) as exc:  # the latter is no RedisError
         raise CacheError(f"redis: {type(exc).__name__}: {exc}") from exc
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from brewd.adapters import cache as keys
 from brewd.adapters.cache import Redis
+from brewd.adapters.cache_ops import pipeline
 from brewd.jobs.analytics_window import Batch, batches, cache_json, hour_key, window
 from brewd.jobs.base import JobContext, JobResult, load_sql
 from brewd.jobs.batches import BestEffortCache, plural, read
@@ -60,7 +61,7 @@ def _upsert(ctx: JobContext, batch: Batch) -> list[dict[str, Any]]:
 
 
 def _cache(redis: Redis, *, rows: list[dict[str, Any]]) -> None:
-    pipe = redis.pipeline(transaction=False)
+    pipe = pipeline(redis)
     for row in rows:
         key = keys.analytics(row["cafe_id"], hour_key(row["h"]))
         # SET ... EX is SETEX, which redis-py deprecates under its own name.

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-
-from redis.client import Pipeline
 
 from brewd.adapters import cache
 from brewd.adapters.cache import Redis
@@ -16,10 +14,6 @@ from brewd.errors import CacheError
 from brewd.jobs.base import JobContext
 
 Row = dict[str, Any]
-
-# Keys per DEL command: one round trip carries many keys, yet no single command is so large
-# that it stalls Redis for other clients.
-DEL_CHUNK = 1_000
 
 
 @dataclass(frozen=True)
@@ -98,13 +92,6 @@ class BestEffortCache:
         """The suffix for the run's message: empty, or why the cache is not up to date."""
         self.wait()
         return f"; cache update failed: {self.error}" if self.error else ""
-
-
-def queue_delete(pipe: Pipeline, keys: Iterable[str]) -> None:
-    """Queue DEL of every key on `pipe`, many keys to a command."""
-    ordered = list(dict.fromkeys(keys))
-    for start in range(0, len(ordered), DEL_CHUNK):
-        pipe.delete(*ordered[start : start + DEL_CHUNK])
 
 
 def read(ctx: JobContext, statement: str, params: Mapping[str, Any]) -> list[Row]:

@@ -9,8 +9,9 @@ from typing import Any
 
 from brewd.adapters import cache as keys
 from brewd.adapters.cache import Redis
+from brewd.adapters.cache_ops import pipeline, queue_delete
 from brewd.jobs.base import JobContext, JobResult, load_sql
-from brewd.jobs.batches import BestEffortCache, plural, queue_delete
+from brewd.jobs.batches import BestEffortCache, plural
 
 NAME = "calculateBadges"
 
@@ -101,6 +102,6 @@ def _bad_zones_note(ctx: JobContext, bad: list[dict[str, Any]]) -> str | None:
 
 
 def _forget(redis: Redis, user_ids: set[Any]) -> None:
-    pipe = redis.pipeline(transaction=False)
+    pipe = pipeline(redis)
     queue_delete(pipe, (keys.user_badges(user_id) for user_id in sorted(user_ids)))
     pipe.execute()

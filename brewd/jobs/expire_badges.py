@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from brewd.adapters import cache
+from brewd.adapters.cache_ops import pipeline, queue_delete
 from brewd.jobs.base import JobContext, JobResult, load_sql
-from brewd.jobs.batches import BestEffortCache, Row, drain, plural, queue_delete
+from brewd.jobs.batches import BestEffortCache, Row, drain, plural
 
 NAME = "expireBadges"
 
@@ -27,7 +28,7 @@ def _run(ctx: JobContext, cached: BestEffortCache) -> JobResult:
         holders += len(keys)
 
         def clear(redis: cache.Redis) -> None:
-            pipe = redis.pipeline(transaction=False)
+            pipe = pipeline(redis)
             queue_delete(pipe, sorted(keys))
             pipe.execute()
 

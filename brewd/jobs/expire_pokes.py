@@ -7,8 +7,9 @@ from uuid import UUID
 
 from brewd.adapters import cache
 from brewd.adapters.cache import Redis
+from brewd.adapters.cache_ops import pipeline, queue_delete, queue_set_many
 from brewd.jobs.base import JobContext, JobResult, load_sql
-from brewd.jobs.batches import BestEffortCache, Row, drain, plural, queue_delete, read
+from brewd.jobs.batches import BestEffortCache, Row, drain, plural, read
 
 NAME = "expirePokes"
 
@@ -51,8 +52,8 @@ def _refresh(ctx: JobContext, cached: BestEffortCache, rows: list[Row]) -> None:
 
 
 def _write(redis: Redis, users: list[UUID], counts: dict[UUID, int]) -> None:
-    pipe = redis.pipeline(transaction=False)
+    pipe = pipeline(redis)
     queue_delete(pipe, (cache.user_pokes_sent(user) for user in users))
     queue_delete(pipe, (cache.user_pokes_received(user) for user in users))
-    pipe.mset({cache.user_poke_count(user): count for user, count in counts.items()})
+    queue_set_many(pipe, {cache.user_poke_count(user): count for user, count in counts.items()})
     pipe.execute()

@@ -7,10 +7,11 @@ from uuid import UUID
 
 from brewd.adapters import cache
 from brewd.adapters.cache import Redis
+from brewd.adapters.cache_ops import pipeline, queue_delete, queue_set_many
 from brewd.adapters.pg import wrap_errors
 from brewd.errors import FenceLost, JobCancelled
 from brewd.jobs.base import JobContext, JobResult, load_sql
-from brewd.jobs.batches import BestEffortCache, Row, drain, plural, queue_delete
+from brewd.jobs.batches import BestEffortCache, Row, drain, plural
 
 NAME = "expireUsers"
 
@@ -52,7 +53,7 @@ def _run(ctx: JobContext, cached: BestEffortCache) -> JobResult:
 
 def _forget(redis: Redis, rows: list[Row]) -> None:
     """Drop the expired users' cache entries and take them out of their cafés' active sets."""
-    pipe = redis.pipeline(transaction=False)
+    pipe = pipeline(redis)
     queue_delete(pipe, (cache.user(row["id"]) for row in rows))
     queue_delete(pipe, (cache.cafe_username(row["cafe_id"], row["username"]) for row in rows))
     queue_delete(pipe, (cache.username(row["username"]) for row in rows))  # the original's
@@ -66,10 +67,11 @@ def _forget(redis: Redis, rows: list[Row]) -> None:
 
 def _recount(ctx: JobContext, cached: BestEffortCache, cafes: set[UUID], expired: int) -> None:
     """Set each touched café's active-user count from the database: a recount, never a
-    decrement, so a count that drifted (or a missed run) is repaired, not compounded."""
-    cached.wait()
+    decrement, so a count that drifted (or a missed run) is repaired, not compounded. The
+    read does not wait for the batches' queued cache steps: it overlaps them, and the counts
+    are queued behind them (one worker, in order)."""
     if not cafes or cached.error is not None:
-        return  # with Redis down there is nothing to write the counts to
+        return  # with Redis known to be down there is nothing to write the counts to
     counts = dict.fromkeys(cafes, 0)
     with wrap_errors(), ctx.conn.transaction():
         if expired >= ctx.config.database.batch_size:
@@ -83,4 +85,10 @@ def _recount(ctx: JobContext, cached: BestEffortCache, cafes: set[UUID], expired
         rows = ctx.conn.execute(_RECOUNT, {"cafes": sorted(cafes)}).fetchall()
     counts.update((row["cafe_id"], row["active_users"]) for row in rows)
     mapping = {cache.cafe_active_user_count(cafe): count for cafe, count in counts.items()}
-    cached.run("active user recount", lambda redis: redis.mset(mapping))
+    cached.run("active user recount", lambda redis: _set_counts(redis, mapping))
+
+
+def _set_counts(redis: Redis, counts: dict[str, int]) -> None:
+    pipe = pipeline(redis)
+    queue_set_many(pipe, counts)
+    pipe.execute()

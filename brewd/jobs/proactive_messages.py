@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from brewd.adapters import cache as keys
+from brewd.adapters.cache_ops import announce
 from brewd.errors import CacheError
 from brewd.jobs.base import JobContext, JobResult
 from brewd.jobs.proactive_draft import Breaker, Draft, Plan, draft
@@ -150,14 +151,14 @@ def _announce(ctx: JobContext, cafe_id: Any, text: str) -> bool:
     }
     try:
         with keys.wrap_errors():
-            pipe = ctx.cache.pipeline(transaction=False)
-            pipe.publish(keys.cafe_messages_channel(cafe_id), json.dumps(payload))
-            pipe.set(
+            announce(
+                ctx.cache,
+                keys.cafe_messages_channel(cafe_id),
+                json.dumps(payload),
                 keys.cafe_last_proactive_message(cafe_id),
                 _epoch_ms(ctx.now),
-                ex=keys.LAST_PROACTIVE_TTL_S,
+                keys.LAST_PROACTIVE_TTL_S,
             )
-            pipe.execute()
     except CacheError as exc:
         ctx.log.bind(event="proactive_publish_failed").warning(
             f"café {cafe_id}: message recorded but not announced: {exc}"

@@ -1,6 +1,10 @@
 """Job benchmark: every data job against its lower bound (tests/bench/bounds.py), at several scales.
 
     .venv/bin/python -m tests.bench.bench_jobs [--scales 10000,100000,1000000] [--repeat 3]
+        [--messages-per-user 10] [--jobs expireUsers,expirePokes]
+
+Worlds have users // 1,000 cafés (10 to 10,000), 3 sessions and --messages-per-user
+messages per user: 10,000,000 users is the issue's 10,000 cafés / 30M sessions / 100M messages.
 
 For each scale it generates a world (brewd.worldgen) into a scratch database it creates and
 drops, then times each job through its module with a real JobContext (Redis included), and,
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import sys
 import time
@@ -37,6 +42,7 @@ from brewd.db import migrate
 from brewd.jobs import ALL_JOBS
 from brewd.jobs.base import JobContext
 from tests.bench.bounds import BOUNDS, Conn
+from tests.bench.job_targets import misses
 from tests.bench.plans import check_plans
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -95,16 +101,21 @@ class Scratch:
             self.drop(name)
 
 
-def make_world(scratch: Scratch, users: int) -> str:
+def make_world(scratch: Scratch, users: int, messages_per_user: int) -> str:
     name = f"{scratch.prefix}_w{users}"
-    cafes = min(1_000, max(10, users // 1_000))
+    cafes = min(10_000, max(10, users // 1_000))
     with psycopg.connect(scratch.create(name), autocommit=True, row_factory=dict_row) as conn:
         migrate.apply(conn)
-        stats = worldgen.generate(conn, users=users, cafes=cafes, now=NOW)
+        stats = worldgen.generate(
+            conn, users=users, cafes=cafes, now=NOW, messages_per_user=messages_per_user
+        )
         plans = check_plans(conn, NOW)
+        size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database())) AS s")
+        disk = size.fetchone()
     print(
         f"world {users:,} users, {cafes:,} cafés: {stats.sessions:,} sessions, "
-        f"{stats.pokes:,} pokes, {stats.messages:,} messages, generated in {stats.seconds} s; "
+        f"{stats.pokes:,} pokes, {stats.messages:,} messages, generated in {stats.seconds} s, "
+        f"{disk['s'] if disk else '?'} on disk; "
         f"due: {stats.users_due:,} users, {stats.badges_due:,} badges, "
         f"{stats.pokes_due:,} pokes, {stats.pokes_purgeable:,} to purge",
         flush=True,
@@ -140,7 +151,7 @@ def time_bound(scratch: Scratch, world: str, job: str) -> tuple[int, float]:
 
 def bench_scale(scratch: Scratch, world: str, users: int, args: argparse.Namespace) -> list[Figure]:
     figures = []
-    for job in JOBS:
+    for job in args.jobs:
         if job not in ALL_JOBS:
             print(f"  {job}: not registered, skipped", flush=True)
             continue
@@ -194,12 +205,20 @@ def print_table(figures: list[Figure]) -> None:
     print("\njob                     users      rows    job s     db s  bound s  ratio db ratio")
     for figure in figures:
         print(format_figure(figure))
+    missed = [line for figure in figures for line in misses(figure)]
+    print("\ntargets: " + ("all met" if not missed else f"{len(missed)} missed"))
+    for line in missed:
+        print(f"  {line}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (it runs the jobs as the daemon does): {peak:.0f} MB")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench_jobs", description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="10000,100000,1000000", help="users per world")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the best counts")
+    parser.add_argument("--messages-per-user", type=int, default=10, help="world shape")
+    parser.add_argument("--jobs", default=",".join(JOBS), help="which jobs to time")
     parser.add_argument(
         "--pg-dsn", default=os.environ.get("BREWD_BENCH_PG_DSN", "host=127.0.0.1 user=postgres")
     )
@@ -209,6 +228,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.scales = sorted(int(scale) for scale in args.scales.split(","))
+    args.jobs = [job for job in JOBS if job in args.jobs.split(",")]
     return args
 
 
@@ -221,9 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     expiring: dict[int, Expiring] = {}
     try:
         for users in args.scales:
-            world = make_world(scratch, users)
+            world = make_world(scratch, users, args.messages_per_user)
             figures += bench_scale(scratch, world, users, args)
-            if users in (args.scales[0], args.scales[-1]):
+            checked = [scale for scale in args.scales if scale >= 10 * EXPIRING]
+            if checked and users in (checked[0], checked[-1]):
                 expiring[users] = (
                     best(args.repeat, partial(time_expiring, scratch, world, args.redis_url)),
                     best(args.repeat, partial(time_expiring, scratch, world, unreachable_redis())),

@@ -96,11 +96,18 @@ def test_refuses_a_database_that_has_cafes(pg: Conn) -> None:
         ({"users": 5, "cafes": 0, "now": NOW}, "at least one user"),
         ({"users": 5, "cafes": 1, "now": datetime(2026, 3, 10)}, "timezone-aware"),
         ({"users": 5, "cafes": 1, "now": NOW, "seed": -1}, "seed"),
+        ({"users": 5, "cafes": 1, "now": NOW, "messages_per_user": -1}, "messages_per_user"),
     ],
 )
 def test_bad_arguments(pg: Conn, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         worldgen.generate(pg, **kwargs)  # type: ignore[arg-type]
+
+
+def test_messages_per_user_sets_the_message_count_past_the_smallint_range(pg: Conn) -> None:
+    # 10 x 4,000 = 40,000: bound as two small integers, the product once overflowed smallint.
+    stats = worldgen.generate(pg, users=4_000, cafes=4, now=NOW, messages_per_user=10)
+    assert stats.messages == 40_000
 
 
 def test_a_one_user_cafe_gets_no_pokes(pg: Conn) -> None:
