@@ -11,13 +11,13 @@ from typing import NoReturn
 from brewd import __version__
 from brewd.config import Config, effective_values
 from brewd.config_loader import load
-from brewd.errors import BrewdError, ConfigError, DatabaseError
+from brewd.errors import BrewdError, ConfigError
 
-# sysexits.h codes, so that systemd and scripts can tell failures apart.
+# sysexits.h codes, so that systemd and scripts can tell failures apart. Errors carry their
+# own (BrewdError.exit_code, brewd/errors.py): 65 data, 67 missing database or role, 68 host
+# unresolvable, 69 unreachable, 77 authentication failed.
 EX_OK = 0
 EX_USAGE = 64
-EX_UNAVAILABLE = 69  # the database (or another dependency) cannot be reached
-EX_SOFTWARE = 70
 EX_CONFIG = 78  # systemd's RestartPreventExitStatus=78: a bad config must not restart-loop
 
 
@@ -36,7 +36,9 @@ def _positive_int(text: str) -> int:
 
 
 EPILOG = (
-    "Exit status: 0 ok, 64 usage, 69 database unreachable, 70 internal error, 78 bad configuration."
+    "Exit status: 0 ok, 64 usage, 65 data conflict, 67 missing database or role, 68 database "
+    "host unresolvable, 69 database unreachable, 70 internal error, 77 authentication failed, "
+    "78 bad configuration."
 )
 
 Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
@@ -146,18 +148,15 @@ def _cmd_check_config(args: argparse.Namespace, environ: Mapping[str, str]) -> i
 
 
 def _cmd_db_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from brewd.adapters.pg import Database
+    from brewd.adapters.pg import connect_once
     from brewd.db import migrate
 
     config = load_config(args, environ)
-    db = Database(config.database, application_name="brewd-db-init")
-    db.open(wait=True, timeout=config.database.connect_timeout)
-    try:
-        with db.connection() as conn:
-            applied = migrate.apply(conn)
-            version = migrate.current_version(conn)
-    finally:
-        db.close()
+    # One direct connection, no pool: a wrong password or name fails at once, in one line.
+    with connect_once(config.database, application_name="brewd-db-init") as conn:
+        conn.autocommit = True
+        applied = migrate.apply(conn)
+        version = migrate.current_version(conn)
     done = ", ".join(applied) if applied else "nothing to do"
     print(f"schema at version {version} ({done})")
     return EX_OK
@@ -190,11 +189,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ConfigError as exc:
         print(f"brewd: configuration error: {exc}", file=sys.stderr)
         return EX_CONFIG
-    except DatabaseError as exc:
+    except BrewdError as exc:  # one line with the cause; the status says which kind
         print(f"brewd: {exc}", file=sys.stderr)
-        return EX_UNAVAILABLE
-    except BrewdError as exc:
-        print(f"brewd: {exc}", file=sys.stderr)
-        return EX_SOFTWARE
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
