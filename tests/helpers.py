@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from collections.abc import Callable
@@ -44,3 +45,18 @@ def wait_until(condition: Callable[[], T], timeout: float = 10.0, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         pause.wait(0.01)
+
+
+def has_systemd_python() -> bool:
+    """True when the systemd extra (systemd-python) is installed. Not find_spec("systemd"): run
+    from the repository, its own systemd/ folder is found as a namespace package."""
+    try:
+        importlib.import_module("systemd.daemon")
+    except ImportError:
+        return False
+    return True
+
+
+NO_SYSTEMD_PYTHON = (
+    "systemd-python is not installed (brewd[systemd]); the daemon refuses NOTIFY_SOCKET without it"
+)

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -159,14 +160,19 @@ class NotifyListener:
         self.sock.bind(self.path)
         self.sock.setblocking(False)
         self.seen: list[dict[str, str]] = []
+        self.watchdog_at: list[float] = []  # monotonic time each WATCHDOG=1 was drained
 
     def drain(self) -> list[dict[str, str]]:
+        """Read what arrived; drain often (e.g. from wait_until) for accurate watchdog times."""
         while True:
             try:
                 data = self.sock.recv(65536).decode()
             except BlockingIOError:
                 return self.seen
-            self.seen.append(dict(line.split("=", 1) for line in data.split("\n") if "=" in line))
+            message = dict(line.split("=", 1) for line in data.split("\n") if "=" in line)
+            if message.get("WATCHDOG") == "1":
+                self.watchdog_at.append(time.monotonic())
+            self.seen.append(message)
 
     def statuses(self) -> list[str]:
         return [m["STATUS"] for m in self.drain() if "STATUS" in m]
