@@ -20,6 +20,7 @@ from brewd.control.peer import group_id
 from brewd.control.port import ControlPort
 from brewd.control.responses import errors_as_json, protocol_error
 from brewd.control.routes import ACCESS, CALLS, METRICS, PORT, Access, routes
+from brewd.control.shedding import ConnectionCap, Refused, ResourceErrorHandler
 from brewd.errors import BrewdError
 from brewd.metrics import Metrics
 
@@ -70,18 +71,37 @@ class _JsonErrors(RequestHandler):
         return response
 
 
+class _Counted(_JsonErrors):
+    """A connection that gives its place under the cap back when it ends."""
+
+    __slots__ = ()
+    cap: ConnectionCap  # set on a per-server subclass
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.cap.release()
+        super().connection_lost(exc)
+
+
 class _UnixSite(web.SockSite):
-    """A SockSite whose connections answer protocol errors in JSON (see _JsonErrors)."""
+    """A SockSite whose connections answer protocol errors in JSON (see _JsonErrors), and
+    that closes connections over `cap` as soon as they are accepted."""
+
+    def __init__(self, runner: web.BaseRunner, sock: Any, cap: ConnectionCap) -> None:
+        super().__init__(runner, sock)
+        self.cap = cap
 
     async def start(self) -> None:
         await web.BaseSite.start(self)  # registers the site with the runner
         server = self._runner.server
         assert server is not None
+        counted = type("CountedHandler", (_Counted,), {"__slots__": (), "cap": self.cap})
 
-        def connection() -> RequestHandler:
+        def connection() -> asyncio.BaseProtocol:
+            if not self.cap.admit():
+                return Refused()
             handler = server()
-            # Same slots, one overridden method: aiohttp has no public hook for this.
-            handler.__class__ = _JsonErrors
+            # Same slots, overridden methods: aiohttp has no public hook for this.
+            handler.__class__ = counted
             return handler
 
         loop = asyncio.get_running_loop()
@@ -104,6 +124,7 @@ class ControlServer:
         self._app = build_app(port, metrics, config, fresh_for=fresh_for)
         self._runner: web.AppRunner | None = None
         self._inode: int | None = None
+        self.cap = ConnectionCap(config.max_connections)
 
     async def start(self) -> None:
         # keepalive_timeout also bounds how long a connection may take to send a request head
@@ -116,7 +137,8 @@ class ControlServer:
         )
         await self._runner.setup()
         sock, self._inode = bind_control_socket(self.config.socket, group=self.config.group)
-        await _UnixSite(self._runner, sock).start()
+        asyncio.get_running_loop().set_exception_handler(ResourceErrorHandler())
+        await _UnixSite(self._runner, sock, self.cap).start()
         logger.bind(event="control_listening").info(f"control API on {self.config.socket}")
 
     async def stop(self, timeout: float = 5.0) -> None:

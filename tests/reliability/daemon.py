@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -59,6 +60,7 @@ class DaemonProcess:
         self.env = {**env, **preload, "BREWD_CONTROL_SOCKET": self.socket}
         self.process: subprocess.Popen[bytes] | None = None
         self.client = ControlClient(self.socket, timeout=30)
+        self.nofile: int | None = None  # RLIMIT_NOFILE for the child (set before start)
 
     def start(self, wait: bool = True) -> DaemonProcess:
         with self.log.open("ab") as out:
@@ -67,10 +69,15 @@ class DaemonProcess:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                preexec_fn=self._limit_files if self.nofile else None,
             )
         if wait:
             self.wait_answering()
         return self
+
+    def _limit_files(self) -> None:
+        assert self.nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     @property
     def pid(self) -> int:

@@ -135,9 +135,10 @@ def test_watchdog_keeps_its_rhythm_through_a_database_outage(
         NOTIFY_SOCKET=notify.path,
         WATCHDOG_USEC=str(usec),
         BREWD_DATABASE_CONNECT_TIMEOUT="10",
+        start=False,
     )
-    wait_until(lambda: daemon.health().status == 200, 30, "the database up")
-    pg_proxy.cut()
+    pg_proxy.cut()  # down from the start: the loop's start-up sync is database work
+    daemon.start()
     wait_until(lambda: daemon.health().status == 503, 30, "the outage to be noticed")
     notify.drain()
     first, lines_then = len(notify.watchdog_at), len(daemon.output().splitlines())
