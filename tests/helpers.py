@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import pwd
 import threading
 import time
 from collections.abc import Callable
@@ -60,3 +62,12 @@ def has_systemd_python() -> bool:
 NO_SYSTEMD_PYTHON = (
     "systemd-python is not installed (brewd[systemd]); the daemon refuses NOTIFY_SOCKET without it"
 )
+
+
+def peer_of_this_test() -> str:
+    """How the daemon names this process as a control-socket peer: "uid N (name)" (root or not)."""
+    uid = os.geteuid()
+    try:
+        return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
+    except KeyError:
+        return f"uid {uid}"

@@ -14,7 +14,7 @@ from brewd.config import DatabaseConfig
 from brewd.control.client import ControlClient
 from brewd.jobs import ALL_JOBS
 from brewd.ledger import LOCK_NAMESPACE, lock_key
-from tests.helpers import wait_until
+from tests.helpers import peer_of_this_test, wait_until
 from tests.integration.control.conftest import MakeApi
 
 
@@ -125,7 +125,7 @@ def test_pause_is_stored_cluster_wide_and_resume_clears_it(
     row = pg.execute("SELECT paused, paused_by FROM job_state WHERE job = 'expireUsers'").fetchone()
     assert row is not None
     assert row["paused"] is True
-    assert row["paused_by"].startswith("uid 0 (root) pid ")
+    assert row["paused_by"].startswith(f"{peer_of_this_test()} pid ")
     reply = api.request("POST", "/api/scheduler/jobs/expireUsers/resume")
     assert (reply.status, reply.body["paused"]) == (200, False)
     row = pg.execute("SELECT paused FROM job_state WHERE job = 'expireUsers'").fetchone()
