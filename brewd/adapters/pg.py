@@ -108,6 +108,9 @@ class Database:
 
     def __init__(self, config: DatabaseConfig, *, application_name: str = "brewd") -> None:
         self.state = DependencyState("database")
+        # Only a running probe can mark the server up again while callers are turned away, so
+        # without one (db init, tests, the demo's direct runs) callers are never gated.
+        self._gated = False
         self._config, self._application_name = config, application_name
         self._timeout = config.connect_timeout
         recording = type("BrewdConnection", (_RecordingConnection,), {"state": self.state})
@@ -153,7 +156,8 @@ class Database:
         deadline = time.monotonic() + (self._timeout if timeout is None else timeout)
         with wrap_errors():
             while True:
-                self.state.raise_if_down()
+                if self._gated:
+                    self.state.raise_if_down()
                 wait = min(GATE_SLICE_S, max(deadline - time.monotonic(), 0.01))
                 try:
                     return self._pool.getconn(timeout=wait)
@@ -188,13 +192,14 @@ class Database:
 
     def probe_forever(self, stop: threading.Event) -> None:
         """The background probe: keeps the state current while nobody asks for connections."""
-        delay = 0.0
+        delay, self._gated = 0.0, True
         while not stop.wait(delay):
             try:
                 delay = self.probe()
             except Exception as exc:  # the probe must outlive anything a look does
                 self.state.mark_down(DatabaseUnavailable(f"database unavailable: {exc}"))
                 delay = PROBE_EVERY_DOWN_S
+        self._gated = False
 
     def stats(self) -> dict[str, int]:
         return dict(self._pool.get_stats())
