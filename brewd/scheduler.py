@@ -135,9 +135,7 @@ class Scheduler:
             self._resync_attempt += 1
             self._next_resync = mono + delay
             if not isinstance(exc, DatabaseUnavailable):  # an outage is logged once, by the state
-                logger.bind(event="sync_failed").warning(
-                    "cannot read the ledger ({}); retry in {}s", exc, delay
-                )
+                logger.bind(event="sync_failed").warning("cannot read the ledger: {}", exc)
             return
         for plan in self.plans.values():
             latest = latest_slot(plan.spec, now)
