@@ -99,11 +99,12 @@ class Execution:
 
     def _set_timeouts(self) -> None:
         remaining_ms = max(int((self.deadline - time.monotonic()) * 1000), 1)
-        row = self.conn.execute(
-            "SELECT pg_backend_pid() AS pid, set_config('statement_timeout', %s, false),"
-            " set_config('lock_timeout', %s, false)",
-            (f"{remaining_ms}ms", f"{min(remaining_ms, 30_000)}ms"),
-        ).fetchone()
+        with wrap_errors():  # a connection lost here is an outage to retry, not a crash
+            row = self.conn.execute(
+                "SELECT pg_backend_pid() AS pid, set_config('statement_timeout', %s, false),"
+                " set_config('lock_timeout', %s, false)",
+                (f"{remaining_ms}ms", f"{min(remaining_ms, 30_000)}ms"),
+            ).fetchone()
         self.backend_pid = row["pid"] if row else 0
 
     def _reconnect(self) -> bool:
