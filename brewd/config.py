@@ -81,6 +81,9 @@ class ControlConfig:
     admin_group: str = "brewd"  # members may trigger, pause and resume
     max_body_bytes: int = 64 * 1024
     request_timeout: float = 30.0
+    # Connections open at once; beyond, new ones are closed on accept. Well under the unit's
+    # LimitNOFILE=4096, so a flood of idle connections cannot exhaust the daemon's descriptors.
+    max_connections: int = 256
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -271,6 +271,7 @@ def _positives(config: Config) -> list[tuple[str, float]]:
         ("history.keep_days", config.history.keep_days),
         ("control.max_body_bytes", config.control.max_body_bytes),
         ("control.request_timeout", config.control.request_timeout),
+        ("control.max_connections", config.control.max_connections),
         ("analytics.max_backfill_hours", config.analytics.max_backfill_hours),
         ("proactive.max_tokens", config.proactive.max_tokens),
         ("proactive.timeout", config.proactive.timeout),

@@ -98,6 +98,10 @@ class Daemon:
         # Block before any thread exists: threads inherit the mask, so only sigwait() sees them.
         signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
         self.db.open(wait=False)  # never wait: with the database down we start degraded
+        probe = threading.Thread(
+            target=self.db.probe_forever, args=(self.stop,), name="brewd-db-probe", daemon=True
+        )
+        probe.start()
         try:
             self.control.start(timeout=10.0)
         except BaseException:

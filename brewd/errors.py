@@ -6,6 +6,8 @@ from __future__ import annotations
 class BrewdError(Exception):
     """brewd failed."""
 
+    exit_code = 70  # EX_SOFTWARE; subclasses name the sysexits code of their kind
+
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or "").strip())
 
@@ -37,13 +39,41 @@ class ControlSocketInUse(BrewdError):
 class DatabaseError(BrewdError):
     """The database failed."""
 
+    exit_code = 65  # EX_DATAERR: the server answered but refused the data or the schema
+
 
 class TransientDatabaseError(DatabaseError):
     """The database failed in a way a retry may fix (connection lost, serialization, deadlock)."""
 
+    exit_code = 69  # EX_UNAVAILABLE: the server is busy or gone, the data is not at fault
+
 
 class DatabaseUnavailable(TransientDatabaseError):
     """The database cannot be reached."""
+
+    exit_code = 69  # EX_UNAVAILABLE: refused, timed out, not answering
+    permanent = False  # True: retrying cannot help until someone fixes the configuration
+
+
+class DatabaseAuthFailed(DatabaseUnavailable):
+    """PostgreSQL refused the credentials (wrong password, or no pg_hba.conf entry)."""
+
+    exit_code = 77  # EX_NOPERM
+    permanent = True
+
+
+class DatabaseMissing(DatabaseUnavailable):
+    """The database or the role named in the configuration does not exist."""
+
+    exit_code = 67  # EX_NOUSER
+    permanent = True
+
+
+class DatabaseHostUnknown(DatabaseUnavailable):
+    """The database host name does not resolve."""
+
+    exit_code = 68  # EX_NOHOST
+    permanent = True
 
 
 class DataError(DatabaseError):

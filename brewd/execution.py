@@ -127,7 +127,7 @@ class Execution:
         # must not keep its row locks past the window; the server ends that session itself.
         # The pool's RESET ALL undoes all three when the connection goes back.
         statement = f"{limits.statement_timeout_ms}ms"
-        with wrap_errors():
+        with wrap_errors():  # a connection lost here is an outage to retry, not a crash
             row = conn.execute(
                 "SELECT pg_backend_pid() AS pid, set_config('statement_timeout', %s, false),"
                 " set_config('lock_timeout', %s, false),"

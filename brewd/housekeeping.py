@@ -8,7 +8,7 @@ from loguru import logger
 from brewd.adapters.cache import Redis
 from brewd.adapters.cache import wrap_errors as wrap_cache_errors
 from brewd.config import Config
-from brewd.errors import CacheError, DatabaseError
+from brewd.errors import CacheError, DatabaseError, DatabaseUnavailable
 from brewd.history import History
 from brewd.metrics import Metrics
 from brewd.runner import Runner
@@ -36,6 +36,8 @@ class Housekeeping:
             return
         self.last = mono
         try:
+            # Skipped while the database is known down: the state already says so, once.
+            self.history.db.state.raise_if_down()
             self.runner.flush_pending()
             self.history.sweep_abandoned({name: job.timeout for name, job in config.jobs.items()})
             self.failures_last_hour = self.history.failures_last_hour()
@@ -44,6 +46,8 @@ class Housekeeping:
                 self.last_prune = mono
                 self.history.prune(config.history.keep_runs, config.history.keep_days)
             self.database_up = True
+        except DatabaseUnavailable:
+            self.database_up = False
         except DatabaseError as exc:
             self.database_up = False
             logger.bind(event="housekeeping_failed").warning("housekeeping: {}", exc)
@@ -72,8 +76,7 @@ class Housekeeping:
 
     def degraded(self) -> list[str]:
         """Dependencies that failed at the last look, for the status line."""
+        database_up = self.database_up and not self.history.db.state.is_down
         return [
-            name
-            for name, up in (("database", self.database_up), ("redis", self.redis_up))
-            if not up
+            name for name, up in (("database", database_up), ("redis", self.redis_up)) if not up
         ]

@@ -14,6 +14,7 @@ from loguru import logger
 from brewd.adapters.journal import DEFAULT_SOCKET, JournalWriter
 from brewd.config import Config, LoggingConfig
 from brewd.logfiles import DegradingFile
+from brewd.lograte import RepeatFolder, shown
 from brewd.redact import Redactor, secret_values, secrets_from_environ
 
 SYSLOG_IDENTIFIER = "brewd"
@@ -27,6 +28,7 @@ class _State:
 
     level_no = logger.level("INFO").no
     redactor = Redactor()
+    folder = RepeatFolder()
     journal: JournalWriter | None = None
 
 
@@ -106,7 +108,13 @@ def _line_format(record: Any) -> str:
 
 
 def _at_threshold(record: Any) -> bool:
-    return bool(record["level"].no >= _State.level_no)
+    return bool(record["level"].no >= _State.level_no) and shown(record)
+
+
+def _patch(record: Any) -> None:
+    """Mask secrets first, so repeats are compared (and remembered) masked."""
+    _State.redactor.patch(record)
+    _State.folder.patch(record)
 
 
 def _common() -> dict[str, Any]:
@@ -134,7 +142,8 @@ def setup_logging(
     _State.redactor = Redactor()
     _State.redactor.add(secrets_from_environ(environ))
     _State.redactor.add(secrets)
-    logger.configure(patcher=_State.redactor.patch)
+    _State.folder = RepeatFolder()
+    logger.configure(patcher=_patch)
     if journal_connected(environ):
         _State.journal = JournalWriter(journal_socket or DEFAULT_SOCKET)
         sink: Any = JournalSink(_State.journal, sys.stderr)
@@ -164,7 +173,8 @@ def _add_file_sinks(directory: str) -> None:
 
 
 def _warning_up(record: Any) -> bool:
-    return bool(record["level"].no >= max(_State.level_no, logger.level("WARNING").no))
+    warning = logger.level("WARNING").no
+    return bool(record["level"].no >= max(_State.level_no, warning)) and shown(record)
 
 
 def set_level(level: str) -> None:
@@ -210,3 +220,6 @@ class _ToLoguru(logging.Handler):
 def _route_standard_logging() -> None:
     # WARNING: libraries' INFO lines (aiohttp's access log for every brewctl call) are noise.
     logging.basicConfig(handlers=[_ToLoguru()], level=logging.WARNING, force=True)
+    # psycopg_pool warns once per failed connection attempt (about 50 a minute with a wrong
+    # database name); brewd's dependency state says it once per outage, with the cause.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)

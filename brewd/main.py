@@ -11,15 +11,21 @@ from typing import NoReturn
 from brewd import __version__
 from brewd.config import Config
 from brewd.config_loader import Loaded, load_explained
-from brewd.errors import BrewdError, ConfigError, DatabaseError, DataError, UsageError
+from brewd.errors import BrewdError, ConfigError, UsageError
 from brewd.masking import mask_secrets
 
-# sysexits.h codes, so that systemd and scripts can tell failures apart.
+# sysexits.h codes, so that systemd and scripts can tell failures apart. Errors carry their
+# own (BrewdError.exit_code, brewd/errors.py): 65 data, 67 missing database or role, 68 host
+# unresolvable, 69 unreachable, 77 authentication failed.
 EX_OK = 0
 EX_USAGE = 64
 EX_DATAERR = 65  # the database answered, but its schema or data cannot be accepted
-EX_UNAVAILABLE = 69  # the database (or another dependency) cannot be reached
+EX_NOUSER = 67  # the database or the role does not exist
+EX_NOHOST = 68  # the database host name does not resolve
+EX_UNAVAILABLE = 69  # the database does not answer, or the control socket is taken
 EX_SOFTWARE = 70
+EX_CANTCREAT = 73  # the control socket cannot be created
+EX_NOPERM = 77  # authentication failed
 EX_CONFIG = 78  # systemd's RestartPreventExitStatus=78: a bad config must not restart-loop
 
 
@@ -46,9 +52,10 @@ def _plan_hours(text: str) -> int:
 
 
 EPILOG = (
-    "Exit status: 0 ok, 64 usage, 65 database cannot be adopted, 69 unavailable (database "
-    "down, socket taken), 70 internal error, 73 cannot create the control socket, 78 bad "
-    "configuration."
+    "Exit status: 0 ok, 64 usage, 65 data conflict or a database that cannot be adopted, "
+    "67 missing database or role, 68 database host unresolvable, 69 unavailable (database "
+    "down, socket taken), 70 internal error, 73 cannot create the control socket, "
+    "77 authentication failed, 78 bad configuration."
 )
 
 Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
@@ -179,25 +186,22 @@ def _cmd_check_config(args: argparse.Namespace, environ: Mapping[str, str]) -> i
 
 
 def _cmd_db_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from brewd.adapters.pg import Database
+    from brewd.adapters.pg import connect_once
     from brewd.db import init
     from brewd.logs import setup_logging
 
     config = load_config(args, environ)
-    db = Database(config.database, application_name="brewd-db-init")
-    db.open(wait=True, timeout=config.database.connect_timeout)
-    # After the connection: a refused connection stays the one line main() prints.
-    setup_logging(config.logging, environ)
-    try:
-        with db.connection() as conn:
-            init.run(
-                conn,
-                legacy_timezone=config.database.legacy_timezone,
-                dry_run=args.dry_run,
-                say=lambda line: print(line, flush=True),
-            )
-    finally:
-        db.close()
+    # One direct connection, no pool: a wrong password or name fails at once, in one line.
+    with connect_once(config.database, application_name="brewd-db-init") as conn:
+        conn.autocommit = True
+        # After the connection: a refused connection stays the one line main() prints.
+        setup_logging(config.logging, environ)
+        init.run(
+            conn,
+            legacy_timezone=config.database.legacy_timezone,
+            dry_run=args.dry_run,
+            say=lambda line: print(line, flush=True),
+        )
     return EX_OK
 
 
@@ -231,14 +235,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except UsageError as exc:
         print(f"brewd: usage error: {exc}", file=sys.stderr)
         return EX_USAGE
-    except DataError as exc:
+    except BrewdError as exc:  # one line with the cause; the status says which kind
         print(f"brewd: {exc}", file=sys.stderr)
-        return EX_DATAERR
-    except DatabaseError as exc:
-        print(f"brewd: {exc}", file=sys.stderr)
-        return EX_UNAVAILABLE
-    except BrewdError as exc:
-        print(f"brewd: {exc}", file=sys.stderr)
-        return int(getattr(exc, "exit_code", EX_SOFTWARE))
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -16,7 +16,7 @@ from brewd.adapters.cache import Redis
 from brewd.adapters.pg import Database
 from brewd.clock import Clock
 from brewd.config import Config
-from brewd.errors import DatabaseError
+from brewd.errors import DatabaseError, DatabaseUnavailable
 from brewd.history import History
 from brewd.housekeeping import Housekeeping
 from brewd.jobs.base import Job
@@ -141,9 +141,8 @@ class Scheduler:
             delay = RESYNC_BACKOFF_S[min(self._resync_attempt, len(RESYNC_BACKOFF_S) - 1)]
             self._resync_attempt += 1
             self._next_resync = mono + delay
-            logger.bind(event="sync_failed").warning(
-                "cannot read the ledger ({}); retry in {}s", exc, delay
-            )
+            if not isinstance(exc, DatabaseUnavailable):  # an outage is logged once, by the state
+                logger.bind(event="sync_failed").warning("cannot read the ledger: {}", exc)
             return
         for plan in self.plans.values():
             latest = latest_slot(plan.spec, now)

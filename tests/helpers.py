@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import pwd
 import socket
 import threading
 import time
@@ -54,3 +57,27 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+def has_systemd_python() -> bool:
+    """True when the systemd extra (systemd-python) is installed. Not find_spec("systemd"): run
+    from the repository, its own systemd/ folder is found as a namespace package."""
+    try:
+        importlib.import_module("systemd.daemon")
+    except ImportError:
+        return False
+    return True
+
+
+NO_SYSTEMD_PYTHON = (
+    "systemd-python is not installed (brewd[systemd]); the daemon refuses NOTIFY_SOCKET without it"
+)
+
+
+def peer_of_this_test() -> str:
+    """How the daemon names this process as a control-socket peer: "uid N (name)" (root or not)."""
+    uid = os.geteuid()
+    try:
+        return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
+    except KeyError:
+        return f"uid {uid}"

@@ -67,12 +67,14 @@ SCHEMAS: dict[str, Any] = {
         node={"type": "string", "description": "host:pid"},
         timezone={"type": "string"},
         jobs={"type": "array", "items": _ref("JobStatus")},
+        database=_ref("Dependency"),
     ),
     "Dependency": _obj(
         ["up", "latency_ms", "error"],
         up={"type": "boolean"},
         latency_ms=_nullable("number"),
         error=_nullable("string"),
+        down_since={**_TIME, "description": "while down: since when (the cause is in error)"},
     ),
     "Health": _obj(
         ["status", "database", "redis", "scheduler", "version", "uptime_s"],

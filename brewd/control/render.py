@@ -69,10 +69,16 @@ def status_table(status: dict[str, Any], now: datetime, tz: tzinfo | None = None
         zip(jobs, rows, strict=True), key=lambda pair: str(pair[0].get("next_run") or far)
     )
     state = "running" if status.get("running") else "NOT running"
+    database = status.get("database") or {}
+    down = (
+        f"\nDatabase DOWN: {database.get('error')}; last known runs shown."
+        if database.get("up") is False
+        else ""
+    )
     return (
         table(["NEXT", "LEFT", "LAST", "STATUS", "JOB"], [row for _, row in order])
         + f"\n\n{len(jobs)} jobs listed. Scheduler {state} on {status.get('node')}, "
-        f"time zone {status.get('timezone')}; times shown in local time."
+        f"time zone {status.get('timezone')}; times shown in local time.{down}"
     )
 
 

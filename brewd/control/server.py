@@ -23,6 +23,7 @@ from brewd.control.port import ControlPort
 from brewd.control.refusals import RefusalLog
 from brewd.control.responses import errors_as_json, protocol_error
 from brewd.control.routes import ACCESS, CALLS, METRICS, PORT, REFUSALS, Access, routes
+from brewd.control.shedding import ConnectionCap, Refused, ResourceErrorHandler
 from brewd.control.web import build_web_app
 from brewd.errors import BrewdError, ConfigError, ControlSocketError
 from brewd.metrics import Metrics
@@ -75,18 +76,37 @@ class _JsonErrors(RequestHandler):
         return response
 
 
-class _JsonErrorsSite(web.SockSite):
-    """A SockSite whose connections answer protocol errors in JSON (see _JsonErrors)."""
+class _Counted(_JsonErrors):
+    """A connection that gives its place under the cap back when it ends."""
+
+    __slots__ = ()
+    cap: ConnectionCap  # set on a per-server subclass
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.cap.release()
+        super().connection_lost(exc)
+
+
+class _CappedSite(web.SockSite):
+    """A SockSite whose connections answer protocol errors in JSON (see _JsonErrors), and
+    that closes connections over `cap` as soon as they are accepted."""
+
+    def __init__(self, runner: web.BaseRunner, sock: Any, cap: ConnectionCap) -> None:
+        super().__init__(runner, sock)
+        self.cap = cap
 
     async def start(self) -> None:
         await web.BaseSite.start(self)  # registers the site with the runner
         server = self._runner.server
         assert server is not None
+        counted = type("CountedHandler", (_Counted,), {"__slots__": (), "cap": self.cap})
 
-        def connection() -> RequestHandler:
+        def connection() -> asyncio.BaseProtocol:
+            if not self.cap.admit():
+                return Refused()
             handler = server()
-            # Same slots, one overridden method: aiohttp has no public hook for this.
-            handler.__class__ = _JsonErrors
+            # Same slots, overridden methods: aiohttp has no public hook for this.
+            handler.__class__ = counted
             return handler
 
         loop = asyncio.get_running_loop()
@@ -113,6 +133,8 @@ class ControlServer:
         self._web_app = build_web_app(port, metrics, config, fresh_for=fresh_for)
         self._runners: list[web.AppRunner] = []
         self._inode: int | None = None
+        self.cap = ConnectionCap(config.max_connections)
+        self.http_cap = ConnectionCap(config.max_connections)  # the TCP listener's own
 
     def _runner_for(self, app: web.Application) -> web.AppRunner:
         # keepalive_timeout also bounds how long a connection may take to send a request head
@@ -130,7 +152,8 @@ class ControlServer:
         runner = self._runner_for(self._app)
         await runner.setup()
         sock, self._inode = bind_control_socket(self.config.socket, group=self.config.group)
-        await _JsonErrorsSite(runner, sock).start()
+        asyncio.get_running_loop().set_exception_handler(ResourceErrorHandler())
+        await _CappedSite(runner, sock, self.cap).start()
         logger.bind(event="control_listening").info(f"control API on {self.config.socket}")
         if self._listen is not None:
             await self._start_tcp(self._listen)
@@ -139,7 +162,7 @@ class ControlServer:
         runner = self._runner_for(self._web_app)
         await runner.setup()
         sock = bind_tcp(address)
-        await _JsonErrorsSite(runner, sock).start()
+        await _CappedSite(runner, sock, self.http_cap).start()
         where = "" if address.is_loopback else " (not loopback: reachable from the network)"
         logger.bind(event="http_listening").info(
             f"read-only HTTP listener on http://{address}/{where}"

@@ -9,7 +9,9 @@ from typing import Any
 
 from brewd import __version__
 from brewd.control.port import TriggeredRun
-from brewd.errors import UnknownJob
+from brewd.depstate import Snapshot, describe_since
+from brewd.errors import DatabaseUnavailable, UnknownJob
+from brewd.ledger import RunRecord
 from brewd.logs import mask_known_secrets
 from brewd.scheduler import Scheduler
 
@@ -26,6 +28,7 @@ class SchedulerControl:
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
         self.node = scheduler.node
+        self._last_view: tuple[dict[str, RunRecord], set[str], set[str]] = ({}, set(), set())
 
     def job_names(self) -> list[str]:
         return list(self.scheduler.plans)
@@ -36,9 +39,8 @@ class SchedulerControl:
 
     def status(self) -> dict[str, Any]:
         s = self.scheduler
-        history = s.history
-        last_runs, running, paused = history.last_runs(), history.running_jobs(), history.paused()
-        running |= s.runner.running()
+        last_runs, running, paused = self._ledger_view()
+        running = running | s.runner.running()
         jobs = [
             {
                 "name": plan.name,
@@ -58,7 +60,20 @@ class SchedulerControl:
             "node": self.node,
             "timezone": config.scheduler.timezone,
             "jobs": jobs,
+            "database": database_state(s.db.state.snapshot()),
         }
+
+    def _ledger_view(self) -> tuple[dict[str, RunRecord], set[str], set[str]]:
+        """Last runs, running and paused jobs from the ledger; while the database is down, the
+        last view read (status answers at once from what is known, and says the database is
+        down). Any other database error still fails the request."""
+        history = self.scheduler.history
+        try:
+            view = history.last_runs(), history.running_jobs(), history.paused()
+        except DatabaseUnavailable:
+            return self._last_view
+        self._last_view = view
+        return view
 
     def _job_status(self, job: str) -> dict[str, Any]:
         entries: list[dict[str, Any]] = self.status()["jobs"]
@@ -96,7 +111,9 @@ class SchedulerControl:
 
     def health(self) -> dict[str, Any]:
         s = self.scheduler
-        database = _probe(lambda: s.db.ping(timeout=2.0))
+        if not s.db.state.known:  # only before the first connection attempt has finished
+            s.db.probe()
+        database = database_state(s.db.state.snapshot())
         redis = _probe(s.cache.ping)
         s.metrics.set_dependency_up("database", database["up"])
         s.metrics.set_dependency_up("redis", redis["up"])
@@ -125,6 +142,20 @@ class SchedulerControl:
 
     def _loop_alive(self) -> bool:
         return self.scheduler.clock.monotonic() - self.scheduler.loop_beat < MAX_LOOP_SILENCE_S
+
+
+def database_state(snapshot: Snapshot) -> dict[str, Any]:
+    """The database's last known state (the probe and every connection attempt keep it): health
+    never waits on a dead server. While down: since when, and why, in one line."""
+    if snapshot.up:
+        return {"up": True, "latency_ms": snapshot.latency_ms, "error": None}
+    since = _iso(snapshot.since)
+    return {
+        "up": False,
+        "latency_ms": None,
+        "error": f"{snapshot.error} (down since {describe_since(snapshot.since)})",
+        "down_since": since,
+    }
 
 
 def _probe(ping: Callable[[], object]) -> dict[str, Any]:

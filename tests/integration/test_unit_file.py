@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -11,6 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from brewd.config import ControlConfig
+from tests.helpers import has_systemd_python
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "brewd.service"
@@ -112,6 +114,9 @@ def test_unit_keeps_the_contract() -> None:
     assert int(settings["TimeoutStopSec"]) > shutdown_timeout + 30
     assert int(settings["WatchdogSec"]) > 0
     assert "PrivateUsers" not in settings  # it would hide brewctl peers' uids (SO_PEERCRED)
+    # Room for the control API's connection cap several times over (issue 16: at systemd's
+    # default 1024, a flood of idle connections ran accept() out of descriptors).
+    assert int(settings["LimitNOFILE"]) >= 4 * ControlConfig().max_connections
 
 
 @pytest.mark.skipif(shutil.which("systemd-sysusers") is None, reason="no systemd-sysusers")
@@ -155,7 +160,9 @@ MDWE_CHILD = textwrap.dedent(
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("systemd") is None,
+    # Not find_spec("systemd"): run from the repository, its systemd/ folder is a namespace
+    # package, so that is never None.
+    not has_systemd_python(),
     reason="systemd-python (the systemd extra) is not installed: it needs libsystemd-dev",
 )
 def test_python_and_brewd_dependencies_run_under_memory_deny_write_execute(

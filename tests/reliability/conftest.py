@@ -10,7 +10,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.fakes.claude_api import FakeClaudeAPI
-from tests.reliability.daemon import DaemonProcess, daemon_env
+from tests.helpers import NO_SYSTEMD_PYTHON, has_systemd_python
+from tests.reliability.daemon import DaemonProcess, NotifyListener, daemon_env
 from tests.reliability.proxy import Proxy
 
 Spawn = Callable[..., DaemonProcess]
@@ -66,3 +67,14 @@ def redis_via(proxy: Proxy, redis_url: str) -> str:
 def claude() -> Iterator[FakeClaudeAPI]:
     with FakeClaudeAPI() as api:
         yield api
+
+
+@pytest.fixture
+def notify(tmp_path: Path) -> Iterator[NotifyListener]:
+    """A NOTIFY_SOCKET for a daemon, closed whatever the test does; skips the test where
+    systemd-python is missing (the daemon then refuses to start under NOTIFY_SOCKET)."""
+    if not has_systemd_python():
+        pytest.skip(NO_SYSTEMD_PYTHON)
+    listener = NotifyListener(tmp_path)
+    yield listener
+    listener.close()

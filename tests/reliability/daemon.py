@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,7 @@ class DaemonProcess:
         self.env = {**env, **preload, "BREWD_CONTROL_SOCKET": self.socket}
         self.process: subprocess.Popen[bytes] | None = None
         self.client = ControlClient(self.socket, timeout=30)
+        self.nofile: int | None = None  # RLIMIT_NOFILE for the child (set before start)
 
     def start(self, wait: bool = True) -> DaemonProcess:
         with self.log.open("ab") as out:
@@ -75,10 +78,15 @@ class DaemonProcess:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                preexec_fn=self._limit_files if self.nofile else None,
             )
         if wait:
             self.wait_answering()
         return self
+
+    def _limit_files(self) -> None:
+        assert self.nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     @property
     def pid(self) -> int:
@@ -168,14 +176,19 @@ class NotifyListener:
         self.sock.bind(self.path)
         self.sock.setblocking(False)
         self.seen: list[dict[str, str]] = []
+        self.watchdog_at: list[float] = []  # monotonic time each WATCHDOG=1 was drained
 
     def drain(self) -> list[dict[str, str]]:
+        """Read what arrived; drain often (e.g. from wait_until) for accurate watchdog times."""
         while True:
             try:
                 data = self.sock.recv(65536).decode()
             except BlockingIOError:
                 return self.seen
-            self.seen.append(dict(line.split("=", 1) for line in data.split("\n") if "=" in line))
+            message = dict(line.split("=", 1) for line in data.split("\n") if "=" in line)
+            if message.get("WATCHDOG") == "1":
+                self.watchdog_at.append(time.monotonic())
+            self.seen.append(message)
 
     def statuses(self) -> list[str]:
         return [m["STATUS"] for m in self.drain() if "STATUS" in m]

@@ -68,7 +68,7 @@ class Proxy:
                         if not data:
                             return
                         peer[key.fileobj].sendall(data)  # type: ignore[index]
-            except OSError:
+            except (OSError, ValueError):  # ValueError: cut() closed a socket being selected
                 return
             finally:
                 self._drop(a, b)

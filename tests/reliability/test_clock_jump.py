@@ -42,13 +42,12 @@ def jumps(daemon: DaemonProcess) -> int:
 
 
 def test_wall_clock_stepped_forward_then_back_an_hour(
-    spawn: Spawn, pg_dsn: str, pg: Conn, redis_url: str, tmp_path: Path
+    spawn: Spawn, pg_dsn: str, pg: Conn, redis_url: str, tmp_path: Path, notify: NotifyListener
 ) -> None:
     if not os.path.exists(LIBFAKETIME):
         pytest.skip("libfaketime is not installed (apt-get install faketime)")
     offset = tmp_path / "faketime.rc"
     offset.write_text("+0\n")
-    notify = NotifyListener(tmp_path)
     daemon = spawn(
         pg_dsn,
         redis_url,
@@ -62,28 +61,25 @@ def test_wall_clock_stepped_forward_then_back_an_hour(
         NOTIFY_SOCKET=notify.path,
         WATCHDOG_USEC="2000000",
     )
-    try:
-        first = wait_until(lambda: ledger(pg), 30, "the start-up catch-up")[0]
-        wait_until(lambda: ledger(pg)[0]["status"] != "running", 30, "the catch-up to end")
-        offset.write_text("+3600\n")  # forward an hour
-        wait_until(lambda: jumps(daemon) == 1, 30, "the forward jump noticed")
-        ahead = wait_until(
-            lambda: [
-                r
-                for r in ledger(pg)
-                if r["slot"] >= first["slot"] + timedelta(hours=1) and r["status"] != "running"
-            ],
-            30,
-            "the run after the jump",
-        )
-        offset.write_text("+0\n")  # and back
-        wait_until(lambda: jumps(daemon) == 2, 30, "the backward jump noticed")
-        after_back = ledger(pg)
-        status = daemon.request("GET", "/api/scheduler/status").body
-        metrics = daemon.request("GET", "/metrics").raw.decode()
-        assert daemon.stop() == 0
-    finally:
-        notify.close()
+    first = wait_until(lambda: ledger(pg), 30, "the start-up catch-up")[0]
+    wait_until(lambda: ledger(pg)[0]["status"] != "running", 30, "the catch-up to end")
+    offset.write_text("+3600\n")  # forward an hour
+    wait_until(lambda: jumps(daemon) == 1, 30, "the forward jump noticed")
+    ahead = wait_until(
+        lambda: [
+            r
+            for r in ledger(pg)
+            if r["slot"] >= first["slot"] + timedelta(hours=1) and r["status"] != "running"
+        ],
+        30,
+        "the run after the jump",
+    )
+    offset.write_text("+0\n")  # and back
+    wait_until(lambda: jumps(daemon) == 2, 30, "the backward jump noticed")
+    after_back = ledger(pg)
+    status = daemon.request("GET", "/api/scheduler/status").body
+    metrics = daemon.request("GET", "/metrics").raw.decode()
+    assert daemon.stop() == 0
     check_forward(after_back, first, ahead[0])
     # Backwards: the slots already handled (up to an hour ahead of the real time now) never
     # run again; the next run is the first slot after them.

@@ -12,6 +12,7 @@ import pytest
 from tests.helpers import wait_until
 from tests.reliability.backlog import consistency, expired_backlog, run_row
 from tests.reliability.conftest import Spawn
+from tests.reliability.daemon import DaemonProcess
 
 Conn = psycopg.Connection[dict[str, Any]]
 # 100,000 rather than the 300,000 of the issue: on a 2-core CI machine 300,000 costs about a
@@ -60,7 +61,7 @@ def test_sigkill_mid_batch_leaves_whole_batches_and_the_restart_finishes_the_res
 def test_sigterm_during_a_long_run_finishes_or_cancels_within_the_timeout_and_exits_0(
     spawn: Spawn, pg_dsn: str, pg: Conn, redis_url: str, shutdown_timeout: str, outcome: str
 ) -> None:
-    users = 30_000
+    users = 3_000
     expired_backlog(pg, users)
     daemon = spawn(
         pg_dsn,
@@ -69,23 +70,44 @@ def test_sigterm_during_a_long_run_finishes_or_cancels_within_the_timeout_and_ex
         BREWD_DATABASE_BATCH_SIZE="300",
         BREWD_SCHEDULER_SHUTDOWN_TIMEOUT=shutdown_timeout,
     )
-    run_id = daemon.trigger("expireUsers", wait=False).body["run_id"]
-    wait_until(lambda: consistency(pg)["done"] >= 600, 60, "the run under way")
-    asked = time.monotonic()
-    daemon.signal(signal.SIGTERM)
-    assert daemon.process is not None
-    assert daemon.process.wait(float(shutdown_timeout) + 30) == 0
-    took = time.monotonic() - asked
-    record = run_row(pg, run_id)
-    state = consistency(pg)
+    with psycopg.connect(pg_dsn) as blocker:
+        if outcome == "failed":
+            # Still running at shutdown on any machine, however fast: the third batch (oldest
+            # expiry first) waits on a row this test holds locked until the end.
+            third = f"u{users - 2 * 300 - 1}"
+            blocker.execute("SELECT 1 FROM users WHERE username = %s FOR UPDATE", (third,))
+        run_id = daemon.trigger("expireUsers", wait=False).body["run_id"]
+        wait_until(lambda: consistency(pg)["done"] >= 600, 60, "the run under way")
+        if outcome == "failed":
+            wait_until(lambda: waiting_on_a_lock(pg), 60, "the run to wait on the held row")
+        stopped = stop_within(daemon, float(shutdown_timeout) + 30)
+        blocker.rollback()
+    took, record, state = stopped, run_row(pg, run_id), consistency(pg)
     assert record["status"] == outcome, (record, took)
     assert state["half_done"] == 0
     assert state["closed_but_active"] == 0
     if outcome == "failed":
         assert record["error"] == "cancelled: the daemon is shutting down"
-        assert state["done"] < users
-        assert state["done"] % 300 == 0
+        assert state["done"] == 600  # the two batches before the held row, never a half batch
         assert "cancelled at shutdown: expireUsers" in daemon.output()
     else:
         assert state["done"] == users == record["affected_records"]
     assert "brewd stopped" in daemon.output()
+
+
+def waiting_on_a_lock(pg: Conn) -> bool:
+    row = pg.execute(
+        "SELECT count(*) AS n FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name = 'brewd'"
+        " AND wait_event_type = 'Lock'"
+    ).fetchone()
+    return bool(row and row["n"])
+
+
+def stop_within(daemon: DaemonProcess, timeout: float) -> float:
+    """SIGTERM; the daemon must exit 0 within `timeout`. Returns how long it took."""
+    asked = time.monotonic()
+    daemon.signal(signal.SIGTERM)
+    assert daemon.process is not None
+    assert daemon.process.wait(timeout) == 0
+    return time.monotonic() - asked

@@ -119,10 +119,20 @@ def test_standard_logging_warnings_are_routed_through_loguru(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     setup_logging(LoggingConfig(level="info"), {})
-    logging.getLogger("psycopg.pool").warning("connection lost: %s", "retrying")
+    logging.getLogger("psycopg").warning("connection lost: %s", "retrying")
     logging.getLogger("aiohttp.access").info("GET /health 200")  # library INFO is noise
     [line] = stderr_lines(capfd)
-    assert line.endswith("WARNING  (psycopg.pool) connection lost: retrying")
+    assert line.endswith("WARNING  (psycopg) connection lost: retrying")
+
+
+def test_psycopg_pool_per_attempt_warnings_are_silenced(capfd: pytest.CaptureFixture[str]) -> None:
+    """brewd's dependency state says an outage once, with its cause; the pool's warning for
+    each failed attempt (about 50 a minute with a wrong database name) is not repeated."""
+    setup_logging(LoggingConfig(level="info"), {})
+    logging.getLogger("psycopg.pool").warning("error connecting in 'brewd': %s", "refused")
+    logging.getLogger("psycopg.pool").error("the pool is broken")
+    [line] = stderr_lines(capfd)
+    assert line.endswith("ERROR    (psycopg.pool) the pool is broken")
 
 
 def test_syslog_priorities() -> None:

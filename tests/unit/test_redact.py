@@ -81,7 +81,7 @@ def test_log_records_are_masked_everywhere(capfd: pytest.CaptureFixture[str]) ->
             raise RuntimeError(f"cannot open {DB_URL}") from exc
     except RuntimeError:
         logger.exception("pool failed")
-    logging.getLogger("psycopg.pool").warning("retrying %s", DB_URL)
+    logging.getLogger("psycopg").warning("retrying %s", DB_URL)
     err = capfd.readouterr().err
     assert "Pa%40ss-w0rd" not in err
     assert "Pa@ss-w0rd" not in err

@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from brewd.control.calls import FRESH_FOR
 from brewd.control.client import ControlClient
 from brewd.metrics import Metrics
+from tests.helpers import peer_of_this_test
 from tests.integration.control.conftest import StartControl
 from tests.integration.control.stub_port import JOBS, StubPort
 
@@ -39,7 +40,7 @@ def test_trigger_waits_and_answers_200_with_the_run_record(
     assert reply.body["finished_at"] is not None
     kind, who = stub.calls[-1]
     assert kind == "trigger"
-    assert str(who).startswith("uid 0 (root) pid ")
+    assert str(who).startswith(f"{peer_of_this_test()} pid ")
 
 
 def test_trigger_of_a_failing_job_answers_500_with_the_record(
