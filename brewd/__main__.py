@@ -2,6 +2,6 @@
 
 import sys
 
-from brewd.main import main
+from brewd.cli.brewd import main
 
 sys.exit(main())

@@ -16,17 +16,17 @@ from loguru import logger
 from brewd import __version__
 from brewd.adapters.cache import make_client
 from brewd.adapters.claude import make_claude
+from brewd.adapters.logs import register_secrets, set_level, setup_logging
+from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
 from brewd.adapters.systemd import Notifier, require_systemd_support
-from brewd.clock import Clock, SystemClock
-from brewd.config import Config
 from brewd.control.server import ControlThread
 from brewd.control.service import SchedulerControl
-from brewd.errors import ConfigError
+from brewd.core.clock import Clock, SystemClock
+from brewd.core.config import Config
+from brewd.core.errors import ConfigError
 from brewd.jobs import ALL_JOBS, Job
-from brewd.logs import register_secrets, set_level, setup_logging
-from brewd.metrics import Metrics
-from brewd.scheduler import Scheduler
+from brewd.loop.scheduler import Scheduler
 
 # Signals are blocked in every thread and taken by the main thread with sigwait(), so a
 # handler never runs in the middle of the loop's work: the main thread only records what
@@ -41,7 +41,7 @@ RESTART_ONLY = ("database", "redis", "control", "http", "scheduler.workers")
 
 def run_daemon(config: Config, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """`brewd run`: the daemon in the foreground until SIGTERM or SIGINT."""
-    from brewd.main import load_config
+    from brewd.cli.brewd import load_config
 
     require_systemd_support(environ)
     setup_logging(config.logging, environ)

@@ -1,6 +1,6 @@
 """Print every subcommand's real --help as a help2man include file (a COMMANDS section).
 
-Usage: python manhelp.py MODULE:FUNCTION   e.g. brewd.main:main, brewd.cli:main
+Usage: python manhelp.py MODULE:FUNCTION   e.g. brewd.cli.brewd:main, brewd.cli.brewctl:main
 The entry point is run with --help while argparse is watched, so whatever parser it builds is
 documented as it is, without knowing how the program names its parser factory.
 """

@@ -30,5 +30,5 @@ page() {  # page PROGRAM ENTRY SECTION DESCRIPTION
         --output="$mandir/man$3/$1.$3" "$tmp/$1"
 }
 
-page brewd brewd.main:main 8 "background-jobs daemon of the Brew Me In café platform"
-page brewctl brewd.cli:main 1 "control the brewd daemon: job status, health, trigger, history, runs, watch, logs, pause"
+page brewd brewd.cli.brewd:main 8 "background-jobs daemon of the Brew Me In café platform"
+page brewctl brewd.cli.brewctl:main 1 "control the brewd daemon: job status, health, trigger, history, runs, watch, logs, pause"

@@ -15,8 +15,8 @@ fi
 import psycopg
 import systemd.daemon  # noqa: F401  (sd_notify and the journal, from the systemd extra)
 
-import brewd.cli  # noqa: F401
-import brewd.main  # noqa: F401
+import brewd.cli.brewctl  # noqa: F401
+import brewd.cli.brewd  # noqa: F401
 
 # libpq must be Debian's (libpq5, with its security updates), not a copy from a wheel.
 assert psycopg.pq.__impl__ == "python", f"psycopg uses its {psycopg.pq.__impl__} implementation"

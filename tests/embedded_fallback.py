@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from brewd.core.errors import BrewdError
 from brewd.embedded import INSTALL_HINT, EmbeddedServers
-from brewd.errors import BrewdError
 
 _servers: EmbeddedServers | None = None
 _failure: str | None = None

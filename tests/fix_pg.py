@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from brewd.adapters.pg import Database
-from brewd.config import DatabaseConfig
+from brewd.core.config import DatabaseConfig
 from brewd.db import migrate
 from tests import embedded_fallback
 

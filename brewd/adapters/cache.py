@@ -11,8 +11,8 @@ import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
-from brewd.config import RedisConfig
-from brewd.errors import CacheError
+from brewd.core.config import RedisConfig
+from brewd.core.errors import CacheError
 
 
 class LazyCluster:

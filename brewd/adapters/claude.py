@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from brewd.config import ProactiveConfig
-from brewd.errors import ClaudeError
+from brewd.core.config import ProactiveConfig
+from brewd.core.errors import ClaudeError
 
 if TYPE_CHECKING:
     # Imported only when an API key is configured: the SDK takes seconds to import, which a

@@ -14,9 +14,9 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from brewd.adapters.pg_errors import classify
-from brewd.config import DatabaseConfig
-from brewd.depstate import DependencyState
-from brewd.errors import DatabaseError, DatabaseUnavailable, TransientDatabaseError
+from brewd.core.config import DatabaseConfig
+from brewd.core.depstate import DependencyState
+from brewd.core.errors import DatabaseError, DatabaseUnavailable, TransientDatabaseError
 
 Connection = psycopg.Connection[dict[str, Any]]
 

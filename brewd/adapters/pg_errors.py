@@ -11,7 +11,7 @@ import re
 
 import psycopg
 
-from brewd.errors import (
+from brewd.core.errors import (
     DatabaseAuthFailed,
     DatabaseHostUnknown,
     DatabaseMissing,

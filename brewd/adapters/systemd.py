@@ -10,7 +10,7 @@ from types import ModuleType
 
 from loguru import logger
 
-from brewd.errors import BrewdError, ConfigError
+from brewd.core.errors import BrewdError, ConfigError
 
 INSTALL_HINT = (
     "brewd runs under systemd but systemd-python is not installed: "

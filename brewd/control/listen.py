@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from loguru import logger
 
 from brewd.control.peer import group_id
-from brewd.errors import ControlSocketError, ControlSocketInUse
+from brewd.core.errors import ControlSocketError, ControlSocketInUse
 
 SOCKET_MODE = 0o660
 MAX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the terminating NUL

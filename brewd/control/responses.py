@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from loguru import logger
 
-from brewd.errors import BrewdError, JobAlreadyRunning, UnknownJob
+from brewd.core.errors import BrewdError, JobAlreadyRunning, UnknownJob
 
 JSON_TYPE = "application/json"
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from brewd.adapters.metrics import CONTENT_TYPE, Metrics
 from brewd.control.calls import PortCalls
 from brewd.control.openapi import document
 from brewd.control.peer import Peer, groups_of, is_allowed, peer_of
 from brewd.control.port import ControlPort
 from brewd.control.refusals import RefusalLog
 from brewd.control.responses import encode, encoded_response, json_response
-from brewd.metrics import CONTENT_TYPE, Metrics
 
 
 @dataclass(frozen=True, kw_only=True)

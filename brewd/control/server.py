@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from loguru import logger
 
-from brewd.config import ControlConfig, HttpConfig
+from brewd.adapters.metrics import Metrics
 from brewd.control.address import ListenAddress, parse_listen
 from brewd.control.calls import FRESH_FOR, PortCalls
 from brewd.control.listen import bind_control_socket, remove_socket_file
@@ -25,8 +25,8 @@ from brewd.control.responses import errors_as_json, protocol_error
 from brewd.control.routes import ACCESS, CALLS, METRICS, PORT, REFUSALS, Access, routes
 from brewd.control.shedding import ConnectionCap, Refused, ResourceErrorHandler
 from brewd.control.web import build_web_app
-from brewd.errors import BrewdError, ConfigError, ControlSocketError
-from brewd.metrics import Metrics
+from brewd.core.config import ControlConfig, HttpConfig
+from brewd.core.errors import BrewdError, ConfigError, ControlSocketError
 
 EXECUTOR_THREADS = 8  # port calls in flight at once; reads are coalesced, so this is plenty
 

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from brewd import __version__
+from brewd.adapters.logs import mask_known_secrets
 from brewd.control.port import TriggeredRun
-from brewd.depstate import Snapshot, describe_since
-from brewd.errors import DatabaseUnavailable, UnknownJob
-from brewd.ledger import RunRecord
-from brewd.logs import mask_known_secrets
-from brewd.scheduler import Scheduler
+from brewd.core.depstate import Snapshot, describe_since
+from brewd.core.errors import DatabaseUnavailable, UnknownJob
+from brewd.loop.scheduler import Scheduler
+from brewd.runs.ledger import RunRecord
 
 MAX_LOOP_SILENCE_S = 330.0  # the loop sleeps at most 300 s; longer silence means it is stuck
 

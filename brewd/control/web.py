@@ -14,13 +14,13 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from brewd.config import ControlConfig
+from brewd.adapters.metrics import CONTENT_TYPE, Metrics
 from brewd.control import legacy
 from brewd.control.calls import FRESH_FOR, PortCalls
 from brewd.control.port import ControlPort
 from brewd.control.responses import encode, encoded_response, errors_as_json, json_response
 from brewd.control.routes import CALLS, METRICS, PORT
-from brewd.metrics import CONTENT_TYPE, Metrics
+from brewd.core.config import ControlConfig
 
 RUNS_PER_JOB = 50  # the status page's chart: the newest runs of each job
 PAGE = web.AppKey("page", bytes)

@@ -17,10 +17,10 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from brewd.adapters.pg import Connection
+from brewd.core.errors import DataError, TransientDatabaseError
 from brewd.db.adopt_plan import DEACTIVATE_DUPLICATES, DUPLICATE_BADGES, Step, plan
 from brewd.db.legacy import Found, inspect
 from brewd.db.migrate import Migration
-from brewd.errors import DataError, TransientDatabaseError
 
 LOCK_TIMEOUT = "2s"
 ATTEMPTS = 5

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from loguru import logger
 
 from brewd.adapters.pg import Connection, wrap_errors
+from brewd.core.errors import TransientDatabaseError
 from brewd.db import adopt, migrate
 from brewd.db.legacy import has_tables
-from brewd.errors import TransientDatabaseError
 
 # Referencing tables before the tables they reference: an API insert holds its table and then
 # wants the parent for its foreign key check, so taking parents last never closes a cycle.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from brewd.adapters.pg import Connection
-from brewd.errors import CannotAdopt, ConfigError
+from brewd.core.errors import CannotAdopt, ConfigError
 
 # The original schema's tables and the columns brewd's jobs read or write (SPEC §3, §10).
 REQUIRED: Mapping[str, tuple[str, ...]] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from brewd.errors import BrewdError
+from brewd.core.errors import BrewdError
 
 INSTALL_HINT = "pip install 'brewd[embedded]'"
 

@@ -10,9 +10,9 @@ from brewd.jobs import (
     expire_badges,
     expire_pokes,
     expire_users,
-    proactive_messages,
 )
 from brewd.jobs.base import Job, JobContext, JobResult
+from brewd.jobs.proactive import messages as proactive_messages
 
 # Filled as the job modules land; the names must match config.JOB_DEFAULTS.
 ALL_JOBS: Mapping[str, Job] = {

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from brewd.adapters.cache import Redis
 from brewd.adapters.pg import Connection, wrap_errors
-from brewd.config import Config
-from brewd.errors import FenceLost, JobCancelled
+from brewd.core.config import Config
+from brewd.core.errors import FenceLost, JobCancelled
 
 if TYPE_CHECKING:
     from loguru import Logger

@@ -10,7 +10,7 @@ from typing import Any
 from brewd.adapters import cache
 from brewd.adapters.cache import Redis
 from brewd.adapters.pg import wrap_errors
-from brewd.errors import CacheError
+from brewd.core.errors import CacheError
 from brewd.jobs.base import JobContext
 
 Row = dict[str, Any]

@@ -9,7 +9,7 @@ from brewd.adapters import cache
 from brewd.adapters.cache import Redis
 from brewd.adapters.cache_ops import pipeline, queue_delete, queue_set_many
 from brewd.adapters.pg import wrap_errors
-from brewd.errors import FenceLost, JobCancelled
+from brewd.core.errors import FenceLost, JobCancelled
 from brewd.jobs.base import JobContext, JobResult, load_sql
 from brewd.jobs.batches import BestEffortCache, Row, drain, plural
 

@@ -17,17 +17,17 @@ import psycopg
 import pytest
 
 import brewd
-from brewd import cli
-from brewd.control.client import ControlClient, DaemonUnreachable
+from brewd.cli import brewctl as cli
+from brewd.cli.client import ControlClient, DaemonUnreachable
 from brewd.jobs import ALL_JOBS
-from brewd.ledger import LOCK_NAMESPACE, lock_key
+from brewd.runs.ledger import LOCK_NAMESPACE, lock_key
 from tests.helpers import wait_until
 
 REPO = str(Path(brewd.__file__).resolve().parent.parent)
 BREWCTL = str(Path(sys.executable).parent / "brewctl")
 # brewctl imports only the standard library, so the system interpreter runs it for a second
 # uid that cannot read the test's own interpreter (under /root).
-AS_OTHER_USER = "from brewd.cli import main; raise SystemExit(main())"
+AS_OTHER_USER = "from brewd.cli.brewctl import main; raise SystemExit(main())"
 
 
 def _answers(path: str) -> bool:

@@ -9,8 +9,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from brewd.cli_glance import BUILTIN_JOBS
-from brewd.control.client import ControlClient
+from brewd.cli.client import ControlClient
+from brewd.cli.glance import BUILTIN_JOBS
 from tests.acceptance.test_brewctl import BREWCTL, StartDaemon, start_daemon  # noqa: F401
 
 FAKE_JOURNALCTL = """#!/bin/sh

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from brewd.control.client import ControlClient
+from brewd.cli.client import ControlClient
 from tests.acceptance.terminal import Terminal
 from tests.acceptance.test_brewctl import BREWCTL, StartDaemon, start_daemon  # noqa: F401
 

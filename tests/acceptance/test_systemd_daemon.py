@@ -214,7 +214,7 @@ def test_under_systemd_without_systemd_python_it_stops_at_start_with_one_line(
 ) -> None:
     child = (
         "import sys; sys.modules['systemd.daemon'] = None; "  # as if the extra were not installed
-        "from brewd.main import main; sys.exit(main(['run']))"
+        "from brewd.cli.brewd import main; sys.exit(main(['run']))"
     )
     env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify"), "BREWD_CONFIG": "/dev/null"}
     result = subprocess.run(
@@ -277,7 +277,7 @@ def test_job_lines_reach_the_journal_with_their_fields(launch: Launch, tmp_path:
     assert entry["SYSLOG_IDENTIFIER"] == "brewd"
     assert entry["PRIORITY"] == "6"
     assert entry["MESSAGE"].startswith("expireUsers succeeded in ")
-    assert entry["CODE_FILE"].endswith("brewd/runner.py")
+    assert entry["CODE_FILE"].endswith("brewd/runs/runner.py")
     assert int(entry["CODE_LINE"]) > 0
     assert entry["CODE_FUNC"]
     manager.process.send_signal(signal.SIGTERM)

@@ -31,7 +31,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
-from brewd.control.client import ControlClient
+from brewd.cli.client import ControlClient
 from brewd.db import migrate
 
 ADMIN_DSN = os.environ.get("BREWD_TEST_PG_DSN") or "host=127.0.0.1 port=5432 user=postgres"

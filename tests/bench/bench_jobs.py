@@ -6,7 +6,7 @@
 Worlds have users // 1,000 cafés (10 to 10,000), 3 sessions and --messages-per-user
 messages per user: 10,000,000 users is the issue's 10,000 cafés / 30M sessions / 100M messages.
 
-For each scale it generates a world (brewd.worldgen) into a scratch database it creates and
+For each scale it generates a world (brewd.demo.worldgen) into a scratch database it creates and
 drops, then times each job through its module with a real JobContext (Redis included), and,
 on an identical fresh copy (CREATE DATABASE ... TEMPLATE), the single statement of its bound.
 Each figure is the best of --repeat runs, each on a fresh copy. Then the scaling check: 1,000
@@ -35,10 +35,10 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
-from brewd import worldgen
 from brewd.adapters.cache import make_client
-from brewd.config import Config, RedisConfig
+from brewd.core.config import Config, RedisConfig
 from brewd.db import migrate
+from brewd.demo import worldgen
 from brewd.jobs import ALL_JOBS
 from brewd.jobs.base import JobContext
 from tests.bench.bounds import BOUNDS, Conn

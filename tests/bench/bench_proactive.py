@@ -20,9 +20,9 @@ from psycopg.rows import dict_row
 
 from brewd.adapters import cache as keys
 from brewd.adapters.cache import make_client
-from brewd.config import RedisConfig
+from brewd.core.config import RedisConfig
 from brewd.db import migrate
-from brewd.jobs import proactive_messages
+from brewd.jobs.proactive import messages as proactive_messages
 from tests.fakes.claude_api import FakeClaudeAPI, Reply
 from tests.fix_pg import DEFAULT_ADMIN_DSN
 from tests.fix_redis import DEFAULT_URL

@@ -24,11 +24,11 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from brewd.adapters.cache import make_client
+from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
-from brewd.config import Config, DatabaseConfig, JobConfig, RedisConfig
+from brewd.core.config import Config, DatabaseConfig, JobConfig, RedisConfig
 from brewd.db import migrate
-from brewd.metrics import Metrics
-from brewd.scheduler import Scheduler
+from brewd.loop.scheduler import Scheduler
 from tests.helpers import FakeClock, wait_until
 from tests.integration.core.conftest import EFFECTS, FakeJob
 

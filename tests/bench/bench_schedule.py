@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from brewd.schedule import MAX_CATCHUP_GRACE, CronSpec, catch_up, catchup_grace, next_slot
+from brewd.core.cron import MAX_CATCHUP_GRACE, CronSpec, catch_up, catchup_grace, next_slot
 
 NOW = datetime(2027, 12, 1, 9, 1, tzinfo=UTC)  # the downtime below spans both DST changes
 CASES = [("*/2 * * * *", 200), ("*/5 * * * *", 200), ("0 * * * *", 365), ("30 2 * * *", 365)]

@@ -25,13 +25,13 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from brewd.adapters.cache import make_client
+from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
-from brewd.clock import SystemClock
-from brewd.config import Config, DatabaseConfig, JobConfig, RedisConfig, SchedulerConfig
+from brewd.core.clock import SystemClock
+from brewd.core.config import Config, DatabaseConfig, JobConfig, RedisConfig, SchedulerConfig
 from brewd.db import migrate
 from brewd.jobs.base import JobContext, JobResult
-from brewd.metrics import Metrics
-from brewd.scheduler import Scheduler
+from brewd.loop.scheduler import Scheduler
 
 ADMIN = os.environ.get(
     "BREWD_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from brewd.config import AnalyticsConfig, PokesConfig
+from brewd.core.config import AnalyticsConfig, PokesConfig
 from brewd.jobs.analytics_window import window
 from brewd.jobs.base import load_sql
 

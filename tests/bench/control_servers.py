@@ -17,15 +17,15 @@ import threading
 from typing import Any
 
 from brewd.adapters.cache import make_client
+from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
-from brewd.clock import SystemClock
-from brewd.config import Config, ControlConfig, DatabaseConfig, RedisConfig
 from brewd.control.server import ControlThread
 from brewd.control.service import SchedulerControl
+from brewd.core.clock import SystemClock
+from brewd.core.config import Config, ControlConfig, DatabaseConfig, RedisConfig
 from brewd.jobs import ALL_JOBS
 from brewd.jobs.base import JobContext, JobResult
-from brewd.metrics import Metrics
-from brewd.scheduler import Scheduler
+from brewd.loop.scheduler import Scheduler
 
 REDIS_URL = os.environ.get("BREWD_TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 

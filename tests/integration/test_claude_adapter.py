@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from brewd.adapters.claude import make_claude
-from brewd.config import ProactiveConfig
-from brewd.errors import ClaudeError
+from brewd.core.config import ProactiveConfig
+from brewd.core.errors import ClaudeError
 from tests.fakes.claude_api import FakeClaudeAPI, Reply
 
 KEY = "sk-ant-test-TOPSECRET"

@@ -11,9 +11,9 @@ import pytest
 from psycopg.rows import dict_row
 
 from brewd.adapters.pg import Database
-from brewd.config import DatabaseConfig
+from brewd.cli.brewd import main
+from brewd.core.config import DatabaseConfig
 from brewd.db import adopt, init, migrate
-from brewd.main import main
 from tests.helpers import wait_until
 from tests.integration.test_db_init import snapshot
 from tests.integration.test_journal import journal_setup

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from brewd.main import main
+from brewd.cli.brewd import main
 
 SCHEMA_QUERY = """
 SELECT table_name, column_name, data_type, is_nullable, column_default

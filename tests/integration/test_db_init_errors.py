@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from brewd.main import main
+from brewd.cli.brewd import main
 
 QUICK_S = 3.0  # today's pool waited 10 s; a permanent error must not be retried
 

@@ -12,8 +12,8 @@ import pytest
 from loguru import logger
 
 from brewd.adapters.journal import SEND_BUFFER, JournalWriter, encode
-from brewd.config import LoggingConfig
-from brewd.logs import setup_logging
+from brewd.adapters.logs import setup_logging
+from brewd.core.config import LoggingConfig
 from tests.native_journal import Journal, parse
 
 pytestmark = pytest.mark.usefixtures("fresh_loguru")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from brewd import cli, cli_glance, main
+from brewd.cli import brewctl as cli
+from brewd.cli import brewd as main
+from brewd.cli import glance as cli_glance
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ import pytest
 from loguru import logger
 
 from brewd.adapters.systemd import Notifier, require_systemd_support
-from brewd.errors import BrewdError, ConfigError
+from brewd.core.errors import BrewdError, ConfigError
 
 DEADLINE_S = 5.0
 pytest.importorskip("systemd.daemon", reason="systemd-python is not installed (brewd[systemd])")

@@ -18,12 +18,12 @@ import redis
 from loguru import logger
 from psycopg.rows import dict_row
 
-from brewd import worldgen
 from brewd.adapters.cache import make_client, wrap_errors
 from brewd.adapters.cache_ops import pipeline, queue_delete
-from brewd.config import Config, DatabaseConfig, ProactiveConfig, RedisConfig
+from brewd.core.config import Config, DatabaseConfig, ProactiveConfig, RedisConfig
+from brewd.core.errors import CacheError
 from brewd.db import migrate
-from brewd.errors import CacheError
+from brewd.demo import worldgen
 from brewd.jobs import ALL_JOBS
 from brewd.jobs.base import JobContext
 from tests.helpers import wait_until

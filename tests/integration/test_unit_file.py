@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from brewd.config import ControlConfig
+from brewd.core.config import ControlConfig
 from tests.helpers import has_systemd_python
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,7 +150,7 @@ MDWE_CHILD = textwrap.dedent(
         pass
     import aiohttp.web, anthropic, cronsim, loguru, prometheus_client, psycopg, psycopg_pool
     import redis, schedule, systemd.daemon
-    import brewd.main, brewd.logs, brewd.adapters.pg, brewd.adapters.cache
+    import brewd.cli.brewd, brewd.adapters.logs, brewd.adapters.pg, brewd.adapters.cache
     with psycopg.connect(sys.argv[1]) as conn:
         assert conn.execute("select 1").fetchone() == (1,)
     assert redis.Redis.from_url(sys.argv[2]).ping()

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from brewd import worldgen
+from brewd.core.errors import BrewdError
 from brewd.db import migrate
-from brewd.errors import BrewdError
+from brewd.demo import worldgen
 from brewd.jobs import ALL_JOBS
 from tests.integration.jobs.expiry_rows import NOW, Conn, make_ctx, one
 

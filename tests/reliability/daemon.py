@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from brewd.control.client import ControlClient, DaemonUnreachable, Reply
+from brewd.cli.client import ControlClient, DaemonUnreachable, Reply
 from tests.helpers import wait_until
 
 # Variables of the test's own environment that would change how the daemon runs.

@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from brewd.adapters.cache import make_client
+from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
-from brewd.metrics import Metrics
-from brewd.scheduler import Scheduler
+from brewd.loop.scheduler import Scheduler
 from tests.helpers import FakeClock
 from tests.integration.core.conftest import EFFECTS, FakeJob, make_config
 

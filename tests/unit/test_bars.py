@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from brewd.control.bars import bar, sparkline
+from brewd.cli.bars import bar, sparkline
 
 
 def test_sparkline_scales_from_zero_to_the_largest() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from brewd import cli
-from brewd.control.client import DEFAULT_SOCKET, Reply
+from brewd.cli import brewctl as cli
+from brewd.cli.client import DEFAULT_SOCKET, Reply
 
 
 def parse(*argv: str, environ: dict[str, str] | None = None) -> object:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brewd import main as brewd_main
+from brewd.cli import brewd as brewd_main
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from brewd.adapters.cache import LazyCluster, make_client
-from brewd.config_loader import load
-from brewd.errors import ConfigError
+from brewd.cli.settings import load
+from brewd.core.errors import ConfigError
 
 
 def test_off_by_default_and_on_from_the_environment(tmp_path: Path) -> None:

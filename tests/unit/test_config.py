@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from brewd.config import JOB_DEFAULTS, effective_values, mask_url
-from brewd.config_loader import load
-from brewd.errors import ConfigError
-from brewd.main import EX_CONFIG, main
+from brewd.cli.brewd import EX_CONFIG, main
+from brewd.cli.settings import load
+from brewd.core.config import JOB_DEFAULTS, effective_values, mask_url
+from brewd.core.errors import ConfigError
 
 NO_FILE = "/nonexistent/brewd.toml"
 
@@ -32,7 +32,7 @@ def test_defaults_match_the_spec() -> None:
 
 
 def load_defaults():  # type: ignore[no-untyped-def]
-    from brewd.config_loader import _build, _validate
+    from brewd.cli.settings import _build, _validate
 
     config = _build({})
     _validate(config)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from brewd.demo_report import outcome_of, summary_table
+from brewd.demo.report import outcome_of, summary_table
 
 
 def _record(status: str, **fields: object) -> dict[str, object]:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
-from brewd.depstate import DependencyState
-from brewd.errors import DatabaseMissing, DatabaseUnavailable
+from brewd.core.depstate import DependencyState
+from brewd.core.errors import DatabaseMissing, DatabaseUnavailable
 
 
 @pytest.fixture

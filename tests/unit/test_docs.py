@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from brewd import cli, cli_glance
-from brewd.config import JOB_DEFAULTS
-from brewd.metrics import Metrics
+from brewd.adapters.metrics import Metrics
+from brewd.cli import brewctl as cli
+from brewd.cli import glance as cli_glance
+from brewd.core.config import JOB_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from brewd.config_loader import load
+from brewd.cli.settings import load
 from brewd.embedded import INSTALL_HINT, EmbeddedServersError, binaries, privileges
 
 NOBODY = privileges.Identity("nobody", 65534, 65534)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from brewd.config import JOB_DEFAULTS, LEGACY_ENV, SECTIONS, Config, JobConfig
-from brewd.config_loader import load
+from brewd.cli.settings import load
+from brewd.core.config import JOB_DEFAULTS, LEGACY_ENV, SECTIONS, Config, JobConfig
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "brewd" / "examples"
 TOML = EXAMPLES / "brewd.toml"
@@ -68,7 +68,7 @@ def test_the_example_names_every_setting_of_the_config_module() -> None:
 
 
 def test_a_drifted_example_is_caught() -> None:
-    """The check above would notice a key that is missing or unknown to brewd/config.py."""
+    """The check above would notice a key that is missing or unknown to brewd/core/config.py."""
     text = uncomment(TOML.read_text()).replace("pool_min_size = 4\n", "")
     text = text.replace("[pokes]\n", "[pokes]\nretention_weeks = 2\n")
     found = keys_of(tomllib.loads(text))

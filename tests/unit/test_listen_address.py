@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from brewd.config_loader import load
+from brewd.cli.settings import load
 from brewd.control.address import ListenAddress, parse_listen
-from brewd.errors import ConfigError
+from brewd.core.errors import ConfigError
 
 NO_FILE = "/dev/null"  # an empty configuration file: defaults
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
-from brewd.lograte import RepeatFolder, shown
+from brewd.adapters.lograte import RepeatFolder, shown
 
 
 class Clock:

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from brewd.config import LoggingConfig
-from brewd.config_loader import load
-from brewd.logs import (
+from brewd.adapters.logs import (
     RETENTION,
     journal_connected,
     set_level,
     setup_logging,
     syslog_priority,
 )
+from brewd.cli.settings import load
+from brewd.core.config import LoggingConfig
 
 pytestmark = pytest.mark.usefixtures("fresh_loguru")
 
@@ -232,7 +232,7 @@ def test_write_failure_after_start_never_reaches_the_caller(
         "after",
     ]
     # One line when the writes start failing and one when they work again: no traceback and
-    # no dump of the record for every line (brewd/logfiles.py).
+    # no dump of the record for every line (brewd/adapters/logfiles.py).
     assert "Logging error in Loguru Handler" not in err
     assert "Traceback" not in err
     assert err.count("(Operation not permitted): file logging suspended until it can") == 1

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from brewd.metrics import Metrics
+from brewd.adapters.metrics import Metrics
 
 NOW = datetime(2025, 3, 30, 1, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from brewd.control.client import explain, socket_group
+from brewd.cli.client import explain, socket_group
 
 
 def test_the_hint_names_the_sockets_own_group(tmp_path: Path) -> None:

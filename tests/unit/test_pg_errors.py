@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from brewd.adapters.pg_errors import classify, connection_cause
-from brewd.errors import (
+from brewd.core.errors import (
     DatabaseAuthFailed,
     DatabaseHostUnknown,
     DatabaseMissing,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from brewd.config import Config, JobConfig, SchedulerConfig, default_jobs
-from brewd.plan import print_plan
+from brewd.cli.plan import print_plan
+from brewd.core.config import Config, JobConfig, SchedulerConfig, default_jobs
 
 
 def paris_config() -> Config:

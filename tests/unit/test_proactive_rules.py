@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brewd.jobs.proactive_rules import (
+from brewd.jobs.proactive.rules import (
     MAX_CHARS,
     SYSTEM_PROMPT,
     TEMPLATES,

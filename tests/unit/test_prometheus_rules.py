@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from brewd.metrics import Metrics
+from brewd.adapters.metrics import Metrics
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "packaging" / "prometheus"
 PROMTOOL = shutil.which("promtool")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from brewd.config import LoggingConfig
-from brewd.config_loader import load
-from brewd.logs import register_secrets, setup_logging
-from brewd.redact import Redactor, secret_values, secrets_from_environ, url_passwords
+from brewd.adapters.logs import register_secrets, setup_logging
+from brewd.cli.settings import load
+from brewd.core.config import LoggingConfig
+from brewd.core.redact import Redactor, secret_values, secrets_from_environ, url_passwords
 
 pytestmark = pytest.mark.usefixtures("fresh_loguru")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from brewd.control.render import health_text, run_sentence, runs_table, status_table, timespan
+from brewd.cli.render import health_text, run_sentence, runs_table, status_table, timespan
 
 NOW = datetime(2026, 3, 29, 0, 58, 0, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")

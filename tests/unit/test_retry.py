@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from brewd.errors import DatabaseError, DatabaseUnavailable, FenceLost, TransientDatabaseError
-from brewd.retry import (
+from brewd.core.errors import DatabaseError, DatabaseUnavailable, FenceLost, TransientDatabaseError
+from brewd.runs.retry import (
     LOCK_WAIT_CAP_S,
     MAX_ATTEMPTS,
     MIN_ATTEMPT_S,

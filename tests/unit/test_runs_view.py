@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from brewd.control.runs_view import RED, duration_s, job_runs, overview
+from brewd.cli.runs_view import RED, duration_s, job_runs, overview
 
 
 def run(

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from brewd.errors import ConfigError
-from brewd.schedule import (
+from brewd.core.cron import (
     CronSpec,
     catch_up,
     catchup_grace,
@@ -21,6 +20,7 @@ from brewd.schedule import (
     plan,
     slots_between,
 )
+from brewd.core.errors import ConfigError
 
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)

@@ -10,7 +10,7 @@ from cronsim import CronSim
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brewd.schedule import (
+from brewd.core.cron import (
     CronSpec,
     catch_up,
     count_slots_between,

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from brewd.config_loader import load
+from brewd.adapters.logs import register_secrets, setup_logging
+from brewd.cli.brewd import main
+from brewd.cli.settings import load
 from brewd.control.service import _probe
-from brewd.logs import register_secrets, setup_logging
-from brewd.main import main
-from brewd.masking import mask_secrets, passwords_in
+from brewd.core.masking import mask_secrets, passwords_in
 
 pytestmark = pytest.mark.usefixtures("fresh_loguru")
 

@@ -12,9 +12,14 @@ from typing import Any
 import pytest
 import redis
 
+from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
-from brewd.clock import SystemClock
-from brewd.config import (
+from brewd.cli.client import ControlClient
+from brewd.control.port import ControlPort
+from brewd.control.server import ControlThread
+from brewd.control.service import SchedulerControl
+from brewd.core.clock import SystemClock
+from brewd.core.config import (
     Config,
     ControlConfig,
     DatabaseConfig,
@@ -22,13 +27,8 @@ from brewd.config import (
     RedisConfig,
     SchedulerConfig,
 )
-from brewd.control.client import ControlClient
-from brewd.control.port import ControlPort
-from brewd.control.server import ControlThread
-from brewd.control.service import SchedulerControl
 from brewd.jobs import ALL_JOBS
-from brewd.metrics import Metrics
-from brewd.scheduler import Scheduler
+from brewd.loop.scheduler import Scheduler
 from tests.integration.control.stub_port import StubPort
 
 

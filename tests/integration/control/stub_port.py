@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from brewd.control.port import TriggeredRun
-from brewd.errors import DatabaseUnavailable, JobAlreadyRunning, UnknownJob
+from brewd.core.errors import DatabaseUnavailable, JobAlreadyRunning, UnknownJob
 
 JOBS = ("expirePokes", "calculateBadges")
 

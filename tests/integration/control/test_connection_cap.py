@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
-from brewd.control.client import ControlClient
+from brewd.cli.client import ControlClient
 from tests.integration.control.conftest import StartControl
 from tests.integration.control.stub_port import StubPort
 

@@ -16,10 +16,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from brewd.config import ControlConfig
+from brewd.adapters.metrics import Metrics
 from brewd.control.openapi import document
 from brewd.control.server import ControlThread
-from brewd.metrics import Metrics
+from brewd.core.config import ControlConfig
 from tests.integration.control.conftest import MakeApi
 from tests.integration.control.stub_port import StubPort
 from tests.integration.control.unix_requests import unix_session

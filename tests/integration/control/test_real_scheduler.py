@@ -10,11 +10,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from brewd.adapters.pg import Database
-from brewd.config import DatabaseConfig
-from brewd.control.client import ControlClient
+from brewd.cli.client import ControlClient
 from brewd.control.openapi import document
+from brewd.core.config import DatabaseConfig
 from brewd.jobs import ALL_JOBS
-from brewd.ledger import LOCK_NAMESPACE, lock_key
+from brewd.runs.ledger import LOCK_NAMESPACE, lock_key
 from tests.helpers import peer_of_this_test, wait_until
 from tests.integration.control.conftest import MakeApi
 

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from brewd.control.client import ControlClient, Reply
-from brewd.errors import BrewdError
+from brewd.cli.client import ControlClient, Reply
+from brewd.core.errors import BrewdError
 from tests.helpers import wait_until
 from tests.integration.control import rawhttp
 from tests.integration.control.conftest import StartControl

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from brewd.adapters.metrics import Metrics
+from brewd.cli.client import ControlClient
 from brewd.control.calls import FRESH_FOR
-from brewd.control.client import ControlClient
-from brewd.metrics import Metrics
 from tests.helpers import peer_of_this_test
 from tests.integration.control.conftest import StartControl
 from tests.integration.control.stub_port import JOBS, StubPort

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
-from brewd.config import ControlConfig
-from brewd.control.client import ControlClient
+from brewd.adapters.metrics import Metrics
+from brewd.cli.client import ControlClient
 from brewd.control.server import ControlThread
-from brewd.errors import BrewdError
-from brewd.metrics import Metrics
+from brewd.core.config import ControlConfig
+from brewd.core.errors import BrewdError
 from tests.integration.control.conftest import StartControl
 from tests.integration.control.stub_port import StubPort
 

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from brewd.adapters.pg import Database
-from brewd.config import DatabaseConfig, HttpConfig
-from brewd.control.client import ControlClient
+from brewd.cli.client import ControlClient
 from brewd.control.openapi import document
+from brewd.core.config import DatabaseConfig, HttpConfig
 from brewd.jobs import ALL_JOBS
 from tests.helpers import free_tcp_port, wait_until
 from tests.integration.control.conftest import MakeApi

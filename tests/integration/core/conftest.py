@@ -11,11 +11,11 @@ import psycopg
 import pytest
 
 from brewd.adapters.cache import make_client
+from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
-from brewd.config import Config, DatabaseConfig, JobConfig, RedisConfig, SchedulerConfig
+from brewd.core.config import Config, DatabaseConfig, JobConfig, RedisConfig, SchedulerConfig
 from brewd.jobs.base import JobContext, JobResult
-from brewd.metrics import Metrics
-from brewd.scheduler import Scheduler
+from brewd.loop.scheduler import Scheduler
 from tests.helpers import FakeClock
 
 EFFECTS = "CREATE TABLE IF NOT EXISTS test_effects (job text, run_id bigint, note text)"

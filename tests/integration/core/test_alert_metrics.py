@@ -10,7 +10,7 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from brewd.jobs.base import JobContext, JobResult
-from brewd.scheduler import Scheduler
+from brewd.loop.scheduler import Scheduler
 
 NOW = datetime(2026, 11, 29, 10, 30, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from brewd.errors import JobAlreadyRunning, UnknownJob
-from brewd.ledger import LOCK_NAMESPACE, lock_key
-from brewd.scheduler import Scheduler
+from brewd.core.errors import JobAlreadyRunning, UnknownJob
+from brewd.loop.scheduler import Scheduler
+from brewd.runs.ledger import LOCK_NAMESPACE, lock_key
 from tests.integration.core.conftest import FakeJob
 
 SLOT = datetime(2026, 11, 29, 10, 5, tzinfo=UTC)  # expirePokes runs */5
@@ -146,7 +146,7 @@ def test_a_node_that_lost_its_claim_cannot_commit_further_batches(
 def test_timeout_cancels_the_backend_and_frees_the_job(
     make_scheduler: Callable[..., Scheduler], pg_dsn: str, redis_url: str
 ) -> None:
-    from brewd.config import JobConfig
+    from brewd.core.config import JobConfig
     from tests.integration.core.conftest import make_config
 
     config = make_config(

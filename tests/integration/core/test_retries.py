@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 
-from brewd.config import JobConfig
-from brewd.ledger import RunRecord
-from brewd.scheduler import Scheduler
+from brewd.core.config import JobConfig
+from brewd.loop.scheduler import Scheduler
+from brewd.runs.ledger import RunRecord
 from tests.helpers import wait_until
 from tests.integration.core.conftest import FakeJob, make_config
 

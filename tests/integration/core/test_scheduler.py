@@ -10,8 +10,8 @@ from typing import Any
 
 import psycopg
 
-from brewd.config import JobConfig, SchedulerConfig
-from brewd.scheduler import Scheduler
+from brewd.core.config import JobConfig, SchedulerConfig
+from brewd.loop.scheduler import Scheduler
 from tests.helpers import FakeClock
 from tests.integration.core.conftest import FakeJob, make_config
 

@@ -13,8 +13,8 @@ import psycopg
 from loguru import logger
 
 from brewd.adapters.cache import make_client
-from brewd.config import Config, DatabaseConfig, PokesConfig, RedisConfig
-from brewd.errors import FenceLost
+from brewd.core.config import Config, DatabaseConfig, PokesConfig, RedisConfig
+from brewd.core.errors import FenceLost
 from brewd.jobs.base import JobContext
 
 Conn = psycopg.Connection[dict[str, Any]]

@@ -18,7 +18,7 @@ from loguru import logger
 
 from brewd.adapters.cache import make_client
 from brewd.adapters.claude import ClaudeWriter, make_claude
-from brewd.config import Config, ProactiveConfig, RedisConfig
+from brewd.core.config import Config, ProactiveConfig, RedisConfig
 from brewd.jobs.base import JobContext
 
 Conn = psycopg.Connection[dict[str, Any]]

@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 import redis
 
-from brewd.errors import JobCancelled
+from brewd.core.errors import JobCancelled
 from brewd.jobs import aggregate_analytics
 from tests.integration.jobs.expiry_rows import Conn, StopAfter, closed_port_url, one, snapshot
 from tests.integration.jobs.world_rows import (

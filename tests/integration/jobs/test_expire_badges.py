@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from brewd.adapters import cache as keys
-from brewd.errors import JobCancelled
+from brewd.core.errors import JobCancelled
 from brewd.jobs import ALL_JOBS, expire_badges
 from brewd.jobs.base import load_sql
 from tests.integration.jobs.expiry_rows import (

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from brewd.adapters import cache as keys
-from brewd.errors import FenceLost, JobCancelled
+from brewd.core.errors import FenceLost, JobCancelled
 from brewd.jobs import ALL_JOBS, expire_users
 from brewd.jobs.base import JobResult, load_sql
 from tests.integration.jobs.expiry_rows import (

@@ -13,16 +13,16 @@ import psycopg
 import redis
 from loguru import logger
 
-from brewd.config import Config, ProactiveConfig
+from brewd.core.config import Config, ProactiveConfig
 from brewd.jobs import (
     aggregate_analytics,
     calculate_badges,
     expire_badges,
     expire_pokes,
     expire_users,
-    proactive_messages,
 )
 from brewd.jobs.base import JobContext
+from brewd.jobs.proactive import messages as proactive_messages
 from tests.integration.jobs.expiry_rows import make_ctx
 from tests.integration.jobs.world_rows import badge_types, context, message, session, user
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from brewd.adapters import cache as keys
-from brewd.jobs import expire_users, proactive_messages
+from brewd.jobs import expire_users
+from brewd.jobs.proactive import messages as proactive_messages
 from tests.integration.jobs import expiry_rows
 from tests.integration.jobs.proactive_world import add_cafe, add_users, make_ctx, posts
 

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from brewd.jobs import proactive_messages
 from brewd.jobs.base import JobResult
+from brewd.jobs.proactive import messages as proactive_messages
 from tests.fakes.claude_api import FakeClaudeAPI, Reply
 from tests.integration.jobs.proactive_world import (
     add_cafe,

@@ -10,7 +10,7 @@ import pytest
 from loguru import logger
 
 from brewd.jobs import ALL_JOBS, proactive_messages
-from brewd.jobs.proactive_rules import SYSTEM_PROMPT, TEMPLATES
+from brewd.jobs.proactive.rules import SYSTEM_PROMPT, TEMPLATES
 from tests.fakes.claude_api import FakeClaudeAPI, Reply
 from tests.integration.jobs.proactive_world import (
     add_cafe,

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import redis
 from loguru import logger
 
-from brewd.config import AnalyticsConfig, Config, DatabaseConfig
+from brewd.core.config import AnalyticsConfig, Config, DatabaseConfig
 from brewd.jobs.base import JobContext
 from tests.integration.jobs.expiry_rows import Conn, one
 

@@ -1,0 +1,345 @@
+"""Loading the configuration: sources, coercion and validation, each error one actionable line."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+
+from brewd.cli.coerce import COERCE
+from brewd.cli.legacy_env import WINSTON_LEVELS, database_url, log_level, redis_url
+from brewd.control.address import parse_listen
+from brewd.core.config import (
+    DEFAULT_CONFIG_PATH,
+    JOB_DEFAULTS,
+    LEGACY_ENV,
+    LOG_LEVELS,
+    SECTIONS,
+    Config,
+    JobConfig,
+    default_jobs,
+    is_secret,
+)
+from brewd.core.errors import ConfigError
+from brewd.core.masking import mask_secrets
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """One setting as given by a source, before coercion: where it came from names it in errors."""
+
+    value: Any
+    origin: str
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The configuration and, per `section.key` set by a source, where its value came from
+    (a file path, an environment variable's name, a flag); keys not in `origins` are defaults."""
+
+    config: Config
+    origins: Mapping[str, str]
+
+
+def load(
+    path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the effective configuration; raise ConfigError naming the key and the problem."""
+    return load_explained(path, environ, overrides).config
+
+
+def load_explained(
+    path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+    flags: Mapping[str, str] | None = None,
+) -> Loaded:
+    """load(), also saying where each value came from; `flags` names the flag that set an
+    override (`--log-level`), otherwise it is `--set`."""
+    environ = os.environ if environ is None else environ
+    explicit = path or environ.get("BREWD_CONFIG")
+    file_path = explicit or DEFAULT_CONFIG_PATH
+    raw: dict[str, _Raw] = {}
+    raw.update(_from_file(file_path, required=bool(explicit)))
+    raw.update(_from_environ(environ))
+    flags = flags or {}
+    raw.update({k: _Raw(v, flags.get(k, "--set")) for k, v in (overrides or {}).items()})
+    config = _build(raw)
+    config = dataclasses.replace(config, source=file_path if os.path.exists(file_path) else None)
+    config, origins = _canonical_level(config, {key: item.origin for key, item in raw.items()})
+    _validate(config)
+    return Loaded(config, origins)
+
+
+def _canonical_level(config: Config, origins: dict[str, str]) -> tuple[Config, dict[str, str]]:
+    """The log level under loguru's name; winston's names (the original's LOG_LEVEL) map to
+    the nearest loguru level, and the origin says which name was given."""
+    given = config.logging.level
+    level = log_level(given)
+    if level == given:
+        return config, origins
+    if "logging.level" in origins and level != given.strip().lower():
+        origins["logging.level"] += f" ({given!r}, winston's name)"
+    logging = dataclasses.replace(config.logging, level=level)
+    return dataclasses.replace(config, logging=logging), origins
+
+
+def _from_file(path: str, *, required: bool) -> dict[str, _Raw]:
+    try:
+        with open(path, "rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"config file {path}: not found") from None
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path}: not UTF-8 text (byte {exc.start})") from None
+    return _flatten(document, path)
+
+
+def _flatten(document: Mapping[str, Any], origin: str) -> dict[str, _Raw]:
+    flat: dict[str, _Raw] = {}
+    for section, table in document.items():
+        if section != "jobs" and section not in SECTIONS:
+            raise ConfigError(f"[{section}] in {origin}: unknown section")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{section} in {origin}: must be a table ([{section}])")
+        if section != "jobs":
+            flat.update({f"{section}.{key}": _Raw(v, origin) for key, v in table.items()})
+            continue
+        for job, settings in table.items():
+            if not isinstance(settings, dict):
+                raise ConfigError(f"jobs.{job} in {origin}: must be a table ([jobs.{job}])")
+            flat.update({f"jobs.{job}.{key}": _Raw(v, origin) for key, v in settings.items()})
+    return flat
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, _Raw]:
+    flat = _original_environ(environ)
+    jobs_by_upper = {name.upper(): name for name in JOB_DEFAULTS}
+    for name, value in environ.items():
+        if not name.startswith("BREWD_") or name == "BREWD_CONFIG":
+            continue
+        rest = name.removeprefix("BREWD_")
+        section = next((s for s in (*SECTIONS, "jobs") if rest.startswith(s.upper() + "_")), None)
+        if section is None:
+            continue  # BREWD_TEST_* and friends belong to other tools
+        key = rest.removeprefix(section.upper() + "_").lower()
+        if section == "jobs":
+            job = next(
+                (j for u, j in jobs_by_upper.items() if key.upper().startswith(u + "_")), None
+            )
+            if job is None:
+                raise ConfigError(f"{name}: unknown job (known: {', '.join(JOB_DEFAULTS)})")
+            key = f"{job}.{key[len(job) + 1 :]}"
+        flat[f"{section}.{key}"] = _Raw(value, name)
+    return flat
+
+
+def _original_environ(environ: Mapping[str, str]) -> dict[str, _Raw]:
+    """The original system's names (SPEC §2, §10); DB_* and REDIS_HOST/PORT/PASSWORD only
+    where the URL variable is unset (an empty value counts as unset, as the original had it)."""
+    # Empty is unset, as the original read them (`x || default`, `x !== 'false'`), so a line
+    # such as `LOG_LEVEL=` in its environment file keeps the default.
+    flat = {key: _Raw(environ[name], name) for name, key in LEGACY_ENV.items() if environ.get(name)}
+    url_variable = "BREWD_DATABASE_URL" if environ.get("BREWD_DATABASE_URL") else "DATABASE_URL"
+    derived = database_url(environ, url_variable)
+    if derived is not None:
+        flat["database.url"] = _Raw(derived.value, derived.origin)
+    if not (environ.get("REDIS_URL") or environ.get("BREWD_REDIS_URL")):
+        derived = redis_url(environ)
+        if derived is not None:
+            flat["redis.url"] = _Raw(derived.value, derived.origin)
+    return flat
+
+
+def _build(raw: Mapping[str, _Raw]) -> Config:
+    sections: dict[str, Any] = {}
+    jobs = default_jobs()
+    for key in sorted(raw):
+        item = raw[key]
+        parts = key.split(".")
+        if parts[0] == "jobs" and len(parts) == 3:
+            jobs[parts[1]] = _set(jobs, parts[1], parts[2], item, key)
+            continue
+        if len(parts) != 2 or parts[0] not in SECTIONS:
+            raise ConfigError(f"{key} ({item.origin}): unknown key")
+        section, name = parts
+        current = sections.get(section) or SECTIONS[section]()
+        sections[section] = _replace(current, name, item, key)
+    return Config(**sections, jobs=jobs)
+
+
+def _set(jobs: Mapping[str, JobConfig], job: str, name: str, item: _Raw, key: str) -> JobConfig:
+    if job not in jobs:
+        raise ConfigError(f"jobs.{job} ({item.origin}): unknown job (known: {', '.join(jobs)})")
+    return _replace(jobs[job], name, item, key)  # type: ignore[no-any-return]
+
+
+def _replace(current: Any, name: str, item: _Raw, key: str) -> Any:
+    hints = {f.name: f.type for f in dataclasses.fields(current)}
+    if name not in hints:
+        raise ConfigError(f"{key} ({item.origin}): unknown key")
+    return dataclasses.replace(current, **{name: _coerce(str(hints[name]), item, key)})
+
+
+def _coerce(kind: str, item: _Raw, key: str) -> Any:
+    value = item.value
+    if kind.endswith("| None") and value in ("", None):
+        return None
+    base = kind.removesuffix(" | None")
+    try:
+        return COERCE[base](value, key)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key} = {_shown(key, value)} ({item.origin}): {exc}") from None
+
+
+def _check_legacy_timezone(zone: str | None) -> None:
+    if zone is None:
+        return
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail(
+            "database.legacy_timezone",
+            zone,
+            "unknown time zone (want an IANA name such as America/New_York)",
+        )
+
+
+def _validate(config: Config) -> None:
+    """Check what types alone cannot; each message names the key, the value and the problem."""
+    try:
+        ZoneInfo(config.scheduler.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail(
+            "scheduler.timezone",
+            config.scheduler.timezone,
+            "unknown time zone (want an IANA name such as Europe/Paris)",
+        )
+    _check_legacy_timezone(config.database.legacy_timezone)
+    for name, job in config.jobs.items():
+        check_cron(f"jobs.{name}.schedule", job.schedule)
+        _positive(f"jobs.{name}.timeout", job.timeout)
+    if config.logging.level not in LOG_LEVELS:
+        _fail(
+            "logging.level",
+            config.logging.level,
+            f"expected one of {', '.join(LOG_LEVELS)} (or winston's {', '.join(WINSTON_LEVELS)})",
+        )
+    if config.pokes.retention_days < 7:
+        _fail(
+            "pokes.retention_days",
+            config.pokes.retention_days,
+            "must be at least 7, so Social Butterfly sees a full week",
+        )
+    if config.database.pool_max_size < max(config.database.pool_min_size, 2):
+        _fail(
+            "database.pool_max_size",
+            config.database.pool_max_size,
+            "must be at least 2 and at least database.pool_min_size",
+        )
+    if config.proactive.max_retries < 0:
+        _fail("proactive.max_retries", config.proactive.max_retries, "must be 0 or more")
+    _check_endpoints(config)
+    for key, value in _positives(config):
+        _positive(key, value)
+
+
+def _positives(config: Config) -> list[tuple[str, float]]:
+    return [
+        ("database.connect_timeout", config.database.connect_timeout),
+        ("database.batch_size", config.database.batch_size),
+        ("redis.socket_timeout", config.redis.socket_timeout),
+        ("scheduler.workers", config.scheduler.workers),
+        ("scheduler.shutdown_timeout", config.scheduler.shutdown_timeout),
+        ("history.keep_runs", config.history.keep_runs),
+        ("history.keep_days", config.history.keep_days),
+        ("control.max_body_bytes", config.control.max_body_bytes),
+        ("control.request_timeout", config.control.request_timeout),
+        ("control.max_connections", config.control.max_connections),
+        ("analytics.max_backfill_hours", config.analytics.max_backfill_hours),
+        ("proactive.max_tokens", config.proactive.max_tokens),
+        ("proactive.timeout", config.proactive.timeout),
+        ("proactive.concurrency", config.proactive.concurrency),
+        ("proactive.daily_limit", config.proactive.daily_limit),
+        ("proactive.min_interval", config.proactive.min_interval),
+    ]
+
+
+def _check_endpoints(config: Config) -> None:
+    """URLs and paths that would otherwise fail only later, half started (secrets masked)."""
+    if urlsplit(config.redis.url).scheme not in ("redis", "rediss", "unix"):
+        _fail("redis.url", "***", "expected a redis://, rediss:// or unix:// URL")
+    if config.redis.cluster:
+        _check_cluster_url(config.redis.url)
+    if config.database.url:
+        from psycopg import ProgrammingError, conninfo  # only here: the import costs ~50 ms
+
+        try:
+            conninfo.conninfo_to_dict(config.database.url)
+        except ProgrammingError:
+            _fail("database.url", "***", "not a PostgreSQL URL or key=value connection string")
+    socket_path = os.fsencode(os.path.abspath(config.control.socket))
+    if not config.control.socket or len(socket_path) > 100:  # the kernel's limit is 107
+        _fail("control.socket", config.control.socket, "expected a path of 1 to 100 bytes")
+    if config.http.listen is not None:
+        try:
+            parse_listen(config.http.listen)
+        except ValueError as exc:
+            _fail("http.listen", config.http.listen, str(exc))
+    if not config.proactive.model.strip():
+        _fail("proactive.model", config.proactive.model, "must not be empty")
+    base = config.proactive.base_url
+    if base is not None and urlsplit(base).scheme not in ("http", "https"):
+        _fail("proactive.base_url", mask_secrets(base), "expected an http:// or https:// URL")
+
+
+def check_cron(key: str, expression: str) -> None:
+    """Reject anything but a standard five-field cron expression."""
+    if len(expression.split()) != 5:
+        _fail(key, expression, 'expected a five-field cron expression such as "*/5 * * * *"')
+    try:
+        CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC))
+    except (CronSimError, ValueError) as exc:
+        _fail(key, expression, f"invalid cron expression ({exc})")
+
+
+def _positive(key: str, value: float) -> None:
+    if value <= 0:
+        _fail(key, value, "must be greater than 0")
+
+
+def _check_cluster_url(url: str) -> None:
+    """A cluster node is reached over TCP, and a cluster has only database 0."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        _fail("redis.url", "***", "with redis.cluster = true, name a node as redis://host:port")
+    if parts.path.strip("/") not in ("", "0"):
+        _fail("redis.url", "***", "a Redis Cluster has only database 0: drop the /N from the URL")
+
+
+def _fail(key: str, value: Any, problem: str) -> None:
+    raise ConfigError(f"{key} = {value!r}: {problem}")
+
+
+def _shown(key: str, value: Any) -> str:
+    if key == "proactive.api_key":
+        return "***"
+    text = mask_secrets(repr(value)) if is_secret(key) else repr(value)
+    # One line a person can read: a value thousands of characters long is cut short.
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"

@@ -1,0 +1,1 @@
+"""The pure core: configuration, clock, errors, cron slots; imports no I/O."""

@@ -1,0 +1,1 @@
+"""`brewd demo` and the café world generator it shares with the benchmarks."""

@@ -1,0 +1,1 @@
+"""proactiveMessages: the café host's occasional message."""

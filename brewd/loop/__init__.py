@@ -1,0 +1,1 @@
+"""The scheduling loop: ticks, what is due, the watchdog, minutely housekeeping."""
