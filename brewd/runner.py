@@ -22,6 +22,7 @@ from brewd.control.port import TriggeredRun
 from brewd.errors import BrewdError, DatabaseError, JobAlreadyRunning, UnknownJob
 from brewd.execution import Execution
 from brewd.jobs.base import Job
+from brewd.joining import join_slot, joins
 from brewd.ledger import Ledger, Outcome, RunRecord
 from brewd.metrics import Metrics
 
@@ -56,6 +57,9 @@ class Runner:
         self._closing = False
 
     # -- state ------------------------------------------------------------------------------
+    def closing(self) -> bool:
+        return self._closing
+
     def running(self) -> set[str]:
         with self._lock:
             return set(self._reserved)
@@ -172,8 +176,10 @@ class Runner:
         try:
             conn, record = self._claim(job, slot, trigger)
         except JobAlreadyRunning:
-            self._release(job, token)
             self._record_skip(job, slot, "overlap: running on another node")
+            if joins(self, job):  # its work is shared: help the node that claimed the slot
+                join_slot(self, job)
+            self._release(job, token)
             return
         except SlotTaken:
             self._release(job, token)
