@@ -14,8 +14,8 @@ from uuid import UUID
 
 import psycopg
 import redis
-from psycopg.rows import dict_row
 from loguru import logger
+from psycopg.rows import dict_row
 
 from brewd.adapters.cache import make_client
 from brewd.adapters.claude import ClaudeWriter, make_claude
