@@ -62,7 +62,8 @@ def test_four_node_processes_share_the_slot_and_post_each_cafe_once(pg, pg_dsn, 
     assert posts_per_cafe(pg) == [1]
     assert fake.calls == 80  # one call per café: no café drafted twice
     shares = work_by_node(pg)
-    assert len(shares) == 4 and sum(shares.values()) == 80, shares
+    assert len(shares) == 4, shares
+    assert sum(shares.values()) == 80, shares
     run = slot_run(pg)  # one record for the slot, counting every node's work
     assert (run["status"], run["affected_records"]) == ("succeeded", 80), run
     assert run["message"].endswith("; shared by 4 nodes"), run["message"]
@@ -83,7 +84,8 @@ def test_a_node_killed_mid_slot_leaves_its_cafes_to_the_others(pg, pg_dsn, redis
         wait_done(nodes, 150)
     assert posts_per_cafe(pg) == [1]  # none lost, none doubled
     shares = work_by_node(pg)
-    assert sum(shares.values()) == 80 and shares[victim.name] < 80, shares
+    assert sum(shares.values()) == 80, shares
+    assert shares[victim.name] < 80, shares
     # The victim's cafés in flight (a call made, no commit) were drafted again by the others.
     assert fake.calls > 80, (shares, fake.calls)
     run = slot_run(pg)
@@ -112,7 +114,8 @@ def test_the_budget_holds_across_nodes_and_the_rest_get_templates(pg, pg_dsn, ca
         pg_dsn, cache, fake.base_url, SLOT, running_row(pg, SLOT), settings, schedule="* * * * *"
     )
     result = nodes.run(4)
-    assert fake.calls == 20 and fake.busiest_window(60) == 20
+    assert fake.calls == 20
+    assert fake.busiest_window(60) == 20
     assert posts_per_cafe(pg) == [1]
     assert "20 from Claude, 10 from templates: 10 over budget" in result.message, result.message
     assert result.affected_records == 30
