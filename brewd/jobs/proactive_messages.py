@@ -32,6 +32,9 @@ CLOSE_MARGIN_S = 10.0
 # A node whose claim failed waits at most this long for the claimer to open the round (it
 # plans first: one query over the eligible cafés).
 JOIN_WAIT_S = 60.0
+# The claimer takes the job's lock a moment before it writes its running row: a node that
+# finds the lock taken but no running row gives the claimer this long before it gives up.
+NO_RUN_GRACE_S = 5.0
 
 
 @dataclass
@@ -132,7 +135,8 @@ def join(ctx: JobContext) -> int:
 def _wait_for_round(ctx: JobContext) -> work.Round | None:
     """The open round, once the claimer has written it; None when the claimer's run ended
     without one (nothing to post) or the wait is over."""
-    deadline, pause = time.monotonic() + JOIN_WAIT_S, threading.Event()
+    started, pause = time.monotonic(), threading.Event()
+    deadline = started + JOIN_WAIT_S
     while not ctx.should_stop() and time.monotonic() < deadline:
         with wrap_errors():
             found = work.find_open(ctx.conn)
@@ -141,8 +145,8 @@ def _wait_for_round(ctx: JobContext) -> work.Round | None:
             running = ctx.conn.execute(
                 "SELECT 1 FROM job_runs WHERE job = %s AND status = 'running'", (NAME,)
             ).fetchone()
-        if running is None:
-            return None
+        if running is None and time.monotonic() > started + NO_RUN_GRACE_S:
+            return None  # the claimer's run ended without a round: nothing to post
         pause.wait(0.2)
     return None
 
