@@ -16,9 +16,6 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import psycopg
-from psycopg import sql
-
 from brewd.adapters.pg import Connection
 from brewd.jobs.proactive_draft import Plan
 from brewd.jobs.proactive_rules import CafeActivity, time_band
@@ -47,7 +44,13 @@ SELECT w.*, extract(epoch FROM r.closes_at - clock_timestamp())::float8 AS remai
  WHERE w.round_id = %(round_id)s AND w.state = 'open'
    AND r.state = 'open' AND r.closes_at > clock_timestamp()
  LIMIT 1
-   FOR UPDATE OF w {skip}
+   FOR UPDATE OF w SKIP LOCKED
+"""
+# Cafés of the round still open: held by a node at work, or given up by one that died.
+OPEN_LEFT_SQL = """
+SELECT count(*) AS n FROM proactive_work w JOIN proactive_rounds r ON r.id = w.round_id
+ WHERE w.round_id = %(round_id)s AND w.state = 'open'
+   AND r.state = 'open' AND r.closes_at > clock_timestamp()
 """
 FINISH_SQL = """
 UPDATE proactive_work SET state = 'done', outcome = %(outcome)s, fallback = %(fallback)s,
@@ -121,18 +124,15 @@ def open_round(
     return Round(row["id"], now)
 
 
-def claim(conn: Connection, round_id: int, *, wait: bool) -> dict[str, Any] | None:
-    """Lock the next open café of the round, or None when none is left. Without `wait`, cafés
-    other nodes hold are passed over; with it, this waits for them (the caller's lock_timeout
-    bounds it) and gets one only if its holder gave it up, e.g. died."""
-    query = sql.SQL(CLAIM_SQL.format(skip="" if wait else "SKIP LOCKED"))  # a constant
-    if not wait:
-        return conn.execute(query, {"round_id": round_id}).fetchone()
-    try:
-        with conn.transaction():  # a savepoint: a lock timeout costs this statement only
-            return conn.execute(query, {"round_id": round_id}).fetchone()
-    except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
-        return None
+def claim(conn: Connection, round_id: int) -> dict[str, Any] | None:
+    """Lock the next open café of the round that no other node holds, or None."""
+    return conn.execute(CLAIM_SQL, {"round_id": round_id}).fetchone()
+
+
+def open_left(conn: Connection, round_id: int) -> int:
+    """How many cafés of the open round are not done yet (held by others, or free again)."""
+    row = conn.execute(OPEN_LEFT_SQL, {"round_id": round_id}).fetchone()
+    return int(row["n"]) if row else 0
 
 
 def plan_of(row: dict[str, Any], now: datetime) -> Plan:

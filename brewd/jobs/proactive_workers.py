@@ -22,6 +22,11 @@ from brewd.jobs.proactive_draft import OVER_BUDGET, Breaker, Draft, draft
 from brewd.jobs.proactive_store import Limits, record
 
 HEARTBEAT_S = 5.0  # while a café waits for the budget, its transaction says it is alive this often
+# When every café left is held by other nodes, a worker looks again this often: a café whose
+# node died is free again, and is taken by whoever looks first. (Not a blocking FOR UPDATE:
+# PostgreSQL keeps the lock on each row it waited for even when the row no longer matches, so
+# workers waiting that way lock each other into deadlocks.)
+RECHECK_S = 0.5
 
 
 def lease_s(claude_timeout: float) -> float:
@@ -56,11 +61,16 @@ def take_part(ctx: JobContext, round_: work.Round, limits: Limits) -> int:
 def _worker(crew: Crew) -> int:
     done = 0
     assert crew.ctx.db is not None, "proactiveMessages needs the connection pool (ctx.db)"
+    recheck = threading.Event()  # never set: an interruptible wait
     while not crew.ctx.should_stop():
         with crew.ctx.db.connection() as conn:
             posted = _one(crew, conn)
             if posted is None:
-                return done
+                with wrap_errors():
+                    if work.open_left(conn, crew.round.id) == 0:
+                        return done
+                recheck.wait(RECHECK_S)
+                continue
             done += 1
             if posted.text and not _announce(crew, posted):
                 with wrap_errors():
@@ -75,7 +85,7 @@ class _Posted:
 
 
 def _one(crew: Crew, conn: Connection) -> _Posted | None:
-    """One café in one transaction: claim, draft, record, mark done. None: no café left."""
+    """One café in one transaction: claim, draft, record, mark done. None: no café is free."""
     lease_ms = int(lease_s(crew.ctx.config.proactive.timeout) * 1000)
     with wrap_errors(), conn.transaction():
         conn.execute(
@@ -83,9 +93,7 @@ def _one(crew: Crew, conn: Connection) -> _Posted | None:
             " set_config('lock_timeout', %s, true)",
             (f"{lease_ms}ms", f"{lease_ms}ms"),
         )
-        row = work.claim(conn, crew.round.id, wait=False) or work.claim(
-            conn, crew.round.id, wait=True
-        )
+        row = work.claim(conn, crew.round.id)
         if row is None:
             return None
         plan = work.plan_of(row, crew.round.now)

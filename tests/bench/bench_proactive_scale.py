@@ -148,8 +148,9 @@ def _figures(
         " (SELECT cafe_id, count(*) AS n FROM agent_messages GROUP BY cafe_id) t"
     ).fetchone()
     run = pg.execute(
-        "SELECT status, affected_records, message, extract(epoch FROM finished_at - started_at)"
-        " AS run_s FROM job_runs WHERE job = 'proactiveMessages'"
+        "SELECT status, affected_records, coalesce(message, error) AS message,"
+        " coalesce(extract(epoch FROM finished_at - started_at), -1) AS run_s"
+        " FROM job_runs WHERE job = 'proactiveMessages' ORDER BY started_at NULLS LAST LIMIT 1"
     ).fetchone()
     assert posts is not None
     assert run is not None
