@@ -22,10 +22,10 @@ from brewd.adapters import cache as keys
 from brewd.adapters.cache import Redis
 from brewd.errors import CacheError
 
-# The window is a second longer than a minute: a request is stamped when it is allowed, and
-# reaches the API a little later; the margin keeps every calendar minute, as the API counts
-# it, within the budget even so.
-WINDOW_MS = 61_000
+# The window is two seconds longer than a minute: a request is stamped when it is allowed, and
+# reaches the API a little later (up to a second on a loaded 2-core machine in the benchmark);
+# the margin keeps every minute, as the API counts it, within the budget even so.
+WINDOW_MS = 62_000
 
 # KEYS[1] the window, KEYS[2] the pause; ARGV[1] the budget (0: none), ARGV[2] a unique
 # stamp, ARGV[3] the window in ms.
