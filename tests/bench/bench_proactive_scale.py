@@ -129,7 +129,11 @@ def _kill_one(pg: Conn, fake: FakeClaudeAPI, nodes: list[NodeProcess], after: in
 
 
 def _claimer(pg: Conn) -> str | None:
-    row = pg.execute("SELECT node FROM job_runs WHERE job = 'proactiveMessages'").fetchone()
+    """The node running the slot (a node that found the lock taken may have written a
+    'skipped' row first, which the claimer then takes over)."""
+    row = pg.execute(
+        "SELECT node FROM job_runs WHERE job = 'proactiveMessages' AND status = 'running'"
+    ).fetchone()
     return row["node"] if row else None
 
 

@@ -76,7 +76,7 @@ def test_a_node_killed_mid_slot_leaves_its_cafes_to_the_others(pg, pg_dsn, redis
     options = {"dsn": pg_dsn, "redis": redis_url, "base_url": fake.base_url}
     with node_processes(4, slot=SLOT.isoformat(), concurrency=2, **options) as nodes:
         go(nodes)
-        claimer = wait_until(lambda: slot_run(pg)["node"] if _has_run(pg) else None, 60, "claim")
+        claimer = wait_until(lambda: running_node(pg), 60, "the claim")
         victim = next(n for n in nodes if n.name != claimer)
         wait_until(lambda: in_flight(pg, fake, victim.name), 60, "the victim with calls in flight")
         victim.process.send_signal(signal.SIGKILL)
