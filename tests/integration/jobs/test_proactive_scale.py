@@ -100,10 +100,13 @@ def in_flight(pg, fake: FakeClaudeAPI, node: str) -> bool:
     return done >= 2 and calls > done
 
 
-def _has_run(pg) -> bool:
-    return (
-        pg.execute("SELECT 1 FROM job_runs WHERE job = 'proactiveMessages'").fetchone() is not None
-    )
+def running_node(pg) -> str | None:
+    """The claimer (a node that found the lock taken may have written a 'skipped' row first,
+    which the claimer's claim then takes over)."""
+    row = pg.execute(
+        "SELECT node FROM job_runs WHERE job = 'proactiveMessages' AND status = 'running'"
+    ).fetchone()
+    return row["node"] if row else None
 
 
 def test_the_budget_holds_across_nodes_and_the_rest_get_templates(pg, pg_dsn, cache, fake):
