@@ -23,7 +23,7 @@ from brewd.jobs.base import JobContext, JobResult
 from brewd.jobs.proactive_draft import Plan
 from brewd.jobs.proactive_rules import choose_trigger, time_band
 from brewd.jobs.proactive_store import Limits, limit_reasons, load_cafes
-from brewd.jobs.proactive_workers import lease_s, take_part
+from brewd.jobs.proactive_workers import take_part
 
 NAME = "proactiveMessages"
 # A round closes this long before the next slot, so its claimer can count the work and free
@@ -76,7 +76,7 @@ class Tally:
     def add(self, row: dict[str, object]) -> None:
         """One group of the round's work rows (brewd.jobs.proactive_work.tally)."""
         n, outcome = int(str(row["n"])), str(row["outcome"])
-        if row["state"] == "unreached":
+        if row["state"] in ("unreached", "open"):  # open: held by a frozen node at the close
             self.unreached += n
         elif outcome == "deferred":
             self.deferred += n
@@ -114,7 +114,8 @@ def run(ctx: JobContext) -> JobResult:
             take_part(ctx, round_, _limits(ctx))
         finally:
             with wrap_errors():
-                work.close(ctx.conn, round_.id, lease_s(ctx.config.proactive.timeout))
+                # A café in flight ends within its call's timeout; one held longer is frozen.
+                work.close(ctx.conn, round_.id, ctx.config.proactive.timeout + 5.0)
         with wrap_errors():
             rows, tally.nodes = work.tally(ctx.conn, round_.id)
         for row in rows:

@@ -16,6 +16,8 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import psycopg
+
 from brewd.adapters.pg import Connection
 from brewd.jobs.proactive_draft import Plan
 from brewd.jobs.proactive_rules import CafeActivity, time_band
@@ -182,15 +184,20 @@ def find_open(conn: Connection) -> Round | None:
 
 def close(conn: Connection, round_id: int, wait_s: float) -> None:
     """Close the round: no café is started after this; wait up to `wait_s` for the ones being
-    written, then mark the rest unreached."""
+    written, then mark the rest unreached. A café still held after that (its node frozen, not
+    yet past its lease) stays open and is counted unreached too: closing never fails the run."""
     with conn.transaction():
-        conn.execute(
-            "SELECT set_config('lock_timeout', %s, true),"
-            " set_config('statement_timeout', %s, true)",
-            (f"{int(wait_s * 1000)}ms", f"{int(wait_s * 1000) + 5000}ms"),
-        )
         conn.execute(CLOSE_SQL, {"round_id": round_id})
-        conn.execute(UNREACHED_SQL, {"round_id": round_id})
+    try:
+        with conn.transaction():
+            conn.execute(
+                "SELECT set_config('lock_timeout', %s, true),"
+                " set_config('statement_timeout', %s, true)",
+                (f"{int(wait_s * 1000)}ms", f"{int(wait_s * 1000) + 5000}ms"),
+            )
+            conn.execute(UNREACHED_SQL, {"round_id": round_id})
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+        pass
 
 
 def tally(conn: Connection, round_id: int) -> tuple[list[dict[str, Any]], int]:
