@@ -67,14 +67,16 @@ def _worker(crew: Crew) -> int:
             posted = _one(crew, conn)
             if posted is None:
                 with wrap_errors():
-                    if work.open_left(conn, crew.round.id) == 0:
-                        return done
-                recheck.wait(RECHECK_S)
-                continue
-            done += 1
-            if posted.text and not _announce(crew, posted):
+                    left = work.open_left(conn, crew.round.id)
+            elif posted.text and not _announce(crew, posted):
                 with wrap_errors():
                     work.unannounced(conn, crew.round.id, posted.cafe_id)
+        if posted is not None:
+            done += 1
+        elif left == 0:
+            return done
+        else:
+            recheck.wait(RECHECK_S)  # with no connection held: the pool serves other jobs
     return done
 
 
