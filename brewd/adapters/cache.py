@@ -138,3 +138,9 @@ def analytics(cafe_id: object, hour_utc: str) -> str:
 
 ANALYTICS_TTL_S = 86_400
 LAST_PROACTIVE_TTL_S = 86_400
+
+
+# brewd's own keys (the API servers never read them). One hash tag, so that a script may
+# touch both on a Redis Cluster: they live in the same hash slot.
+PROACTIVE_BUDGET = "brewd:{proactive}:budget"  # sorted set: Claude requests of the last minute
+PROACTIVE_PAUSE = "brewd:{proactive}:pause_until"  # epoch ms before which nobody calls Claude

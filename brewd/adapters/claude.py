@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from brewd.core.config import ProactiveConfig
@@ -21,13 +22,18 @@ class ClaudeWriter:
     """Writes one short message from a system prompt and a user prompt.
 
     Thread-safe (the SDK's HTTP client is), so one writer serves the job's worker threads.
-    The SDK's own retries are bounded by `max_retries`; every failure comes out as ClaudeError.
+    Every failure comes out as ClaudeError, with the HTTP status and `retry-after` when the API
+    gave them. The SDK does not retry: every request must pass the shared budget first, so the
+    job retries (up to `max_retries`), not the SDK behind its back.
     """
 
-    def __init__(self, client: anthropic.Anthropic, *, model: str, max_tokens: int) -> None:
+    def __init__(
+        self, client: anthropic.Anthropic, *, model: str, max_tokens: int, max_retries: int = 0
+    ) -> None:
         self._client = client
         self.model = model
         self.max_tokens = max_tokens
+        self.max_retries = max_retries
 
     def write(self, system: str, prompt: str) -> str:
         """The reply's text, or ClaudeError naming what went wrong (never the API key)."""
@@ -44,15 +50,23 @@ class ClaudeWriter:
             raise ClaudeError(f"claude: no answer within {self._client.timeout}s") from exc
         except anthropic.APIStatusError as exc:
             kind = exc.type or "unknown_error"
-            raise ClaudeError(f"claude: HTTP {exc.status_code} {kind}") from exc
+            raise ClaudeError(
+                f"claude: HTTP {exc.status_code} {kind}",
+                status=exc.status_code,
+                retry_after=retry_after(exc.response.headers),
+            ) from exc
         except anthropic.APIConnectionError as exc:
             raise ClaudeError(f"claude: cannot connect ({type(exc).__name__})") from exc
         except (anthropic.AnthropicError, ValueError) as exc:
             # ValueError: the SDK lets a malformed JSON body escape as JSONDecodeError.
-            raise ClaudeError(f"claude: malformed answer ({type(exc).__name__})") from exc
+            raise ClaudeError(
+                f"claude: malformed answer ({type(exc).__name__})", status=200
+            ) from exc
         text = "".join(block.text for block in reply.content if block.type == "text")
         if not text:
-            raise ClaudeError(f"claude: answer holds no text (stop_reason {reply.stop_reason})")
+            raise ClaudeError(
+                f"claude: answer holds no text (stop_reason {reply.stop_reason})", status=200
+            )
         return text
 
     def close(self) -> None:
@@ -69,6 +83,24 @@ def make_claude(config: ProactiveConfig) -> ClaudeWriter | None:
         api_key=config.api_key,
         base_url=config.base_url or DEFAULT_BASE_URL,
         timeout=config.timeout,
-        max_retries=config.max_retries,
+        max_retries=0,  # the job retries, each try through the shared budget
     )
-    return ClaudeWriter(client, model=config.model, max_tokens=config.max_tokens)
+    return ClaudeWriter(
+        client, model=config.model, max_tokens=config.max_tokens, max_retries=config.max_retries
+    )
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """The seconds asked by `retry-after-ms` or `retry-after` (seconds; an HTTP date is not
+    used by the API), or None when absent or unreadable."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            continue
+        if 0 <= seconds < 24 * 3600:
+            return seconds
+    return None

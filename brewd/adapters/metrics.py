@@ -31,6 +31,14 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._run_metrics(self.registry)
         self._schedule_metrics(self.registry)
+        self._proactive = Counter(
+            "brewd_proactive_cafes",
+            "Cafés this node handled in proactiveMessages rounds, by outcome: claude, template,"
+            " over_budget (a template: the budget could not reach it), deferred (over budget,"
+            " left for the next slot), held (a limit re-checked under its lock).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self._up = Gauge(
             "brewd_up",
             "1 when the dependency answers, else 0.",
@@ -127,6 +135,9 @@ class Metrics:
             if when.timestamp() > self._last_success_at.get(job, float("-inf")):
                 self._last_success_at[job] = when.timestamp()
                 self._last_success.labels(job=job).set(when.timestamp())
+
+    def proactive_cafe(self, outcome: str) -> None:
+        self._proactive.labels(outcome).inc()
 
     def schedule_lag(self, job: str, seconds: float) -> None:
         self._lag.labels(job=job).observe(max(seconds, 0.0))

@@ -255,6 +255,16 @@ def _validate(config: Config) -> None:
         )
     if config.proactive.max_retries < 0:
         _fail("proactive.max_retries", config.proactive.max_retries, "must be 0 or more")
+    if config.proactive.requests_per_minute < 0:
+        _fail(
+            "proactive.requests_per_minute",
+            config.proactive.requests_per_minute,
+            "must be 0 (no budget) or more",
+        )
+    if config.proactive.over_budget not in ("template", "defer"):
+        _fail(
+            "proactive.over_budget", config.proactive.over_budget, 'expected "template" or "defer"'
+        )
     _check_endpoints(config)
     for key, value in _positives(config):
         _positive(key, value)
@@ -276,6 +286,7 @@ def _positives(config: Config) -> list[tuple[str, float]]:
         ("proactive.max_tokens", config.proactive.max_tokens),
         ("proactive.timeout", config.proactive.timeout),
         ("proactive.concurrency", config.proactive.concurrency),
+        ("proactive.budget_nodes", config.proactive.budget_nodes),
         ("proactive.daily_limit", config.proactive.daily_limit),
         ("proactive.min_interval", config.proactive.min_interval),
     ]

@@ -117,7 +117,12 @@ class ProactiveConfig:
     max_tokens: int = 150
     timeout: float = 10.0
     max_retries: int = 1
-    concurrency: int = 8
+    concurrency: int = 8  # concurrent Claude calls on this node (each holds one connection)
+    requests_per_minute: int = 0  # one budget for all nodes together; 0: no budget
+    over_budget: str = (
+        "template"  # a café the budget cannot reach in its slot: "template" | "defer"
+    )
+    budget_nodes: int = 4  # Redis down: each node takes requests_per_minute / budget_nodes
     min_interval: float = 10 * 60.0  # at most one message per café per interval
     daily_limit: int = 60  # per café per local day
 

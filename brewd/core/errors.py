@@ -117,3 +117,19 @@ class JobAlreadyRunning(BrewdError):
 
 class ClaudeError(BrewdError):
     """The Claude API failed (error status, timeout, connection, malformed reply)."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, when the API answered with an error
+        self.retry_after = retry_after  # seconds the API asked us to wait, if it did
+
+    @property
+    def retryable(self) -> bool:
+        """Worth one more try: a timeout, no connection, 408, 409, 429 or a server error."""
+        return self.status is None or self.status in (408, 409, 429) or self.status >= 500
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.status == 429

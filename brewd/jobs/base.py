@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -37,6 +39,17 @@ class Job(Protocol):
     def run(self, ctx: JobContext) -> JobResult: ...
 
 
+class ConnectionSource(Protocol):
+    """Where a job's worker threads get connections of their own (brewd.adapters.pg.Database)."""
+
+    def connection(self, timeout: float | None = None) -> AbstractContextManager[Connection]: ...
+
+
+def this_node() -> str:
+    """host:pid, as the ledger names nodes."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _never() -> bool:
     return False
 
@@ -59,6 +72,9 @@ class JobContext:
     should_stop: Callable[[], bool] = _never
     fence: Callable[[Connection], None] = _no_fence
     claude: Any = None  # brewd.adapters.claude client, or None without an API key
+    db: ConnectionSource | None = None  # the pool, for jobs that work on several connections
+    metrics: Any = None  # brewd.adapters.metrics.Metrics, for jobs with counters of their own
+    node: str = field(default_factory=this_node)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @contextmanager

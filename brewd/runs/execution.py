@@ -100,6 +100,9 @@ class Execution:
             should_stop=self.stop.is_set,
             fence=self._fence,
             claude=self.runner.claude,
+            db=self.runner.db,
+            metrics=self.runner.metrics,
+            node=self.runner.ledger.node,
         )
         with wrap_errors():  # a job's raw psycopg error is translated here, so it can be retried
             result = self.runner.jobs[self.record.job].run(ctx)

@@ -24,6 +24,7 @@ from brewd.core.errors import BrewdError, DatabaseError, JobAlreadyRunning, Unkn
 from brewd.jobs.base import Job
 from brewd.runs.claims import Claim, release
 from brewd.runs.execution import Execution
+from brewd.runs.joining import join_slot, joins
 from brewd.runs.ledger import Ledger, Outcome, RunRecord
 
 
@@ -61,6 +62,9 @@ class Runner:
         self.on_retry_wait: Callable[[RunRecord], None] | None = None
 
     # -- state ------------------------------------------------------------------------------
+    def closing(self) -> bool:
+        return self._closing
+
     def running(self) -> set[str]:
         with self._lock:
             return set(self._reserved)
@@ -171,8 +175,10 @@ class Runner:
         try:
             claim, record = self._claim(job, slot, trigger)
         except JobAlreadyRunning:
-            self._release(job, token)
             self._record_skip(job, slot, "overlap: running on another node")
+            if joins(self, job):  # its work is shared: help the node that claimed the slot
+                join_slot(self, job)
+            self._release(job, token)
             return
         except SlotTaken:
             self._release(job, token)

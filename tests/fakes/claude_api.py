@@ -1,8 +1,9 @@
 """A local fake of the Anthropic Messages API: aiohttp on 127.0.0.1, speaking the real wire format.
 
 The real `anthropic` SDK is pointed at it through `base_url`. Tests program what it answers
-(text, an HTTP error with the API's error body, a delay, garbage) and read back every request
-body it received, so they can prove what left the system.
+(text, an HTTP error with the API's error body, a delay, garbage, a 429 with retry-after) and
+read back every request body it received, so they can prove what left the system, and when
+each request arrived, so they can count requests per minute as the real API does.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import itertools
 import json
 import socket
 import threading
-from collections import deque
+import time
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +54,8 @@ class FakeClaudeAPI:
         self.bodies: list[dict[str, Any]] = []
         self.raw: list[bytes] = []
         self.headers: list[dict[str, str]] = []
+        self.arrivals: list[float] = []  # wall time (time.time()) each request arrived
+        self.statuses: list[int] = []  # the status answered, in arrival order
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -68,6 +72,22 @@ class FakeClaudeAPI:
     def calls(self) -> int:
         with self._lock:
             return len(self.bodies)
+
+    def per_minute(self) -> Counter[int]:
+        """Requests by calendar minute of arrival (epoch minutes), as a per-minute limit counts."""
+        with self._lock:
+            return Counter(int(t // 60) for t in self.arrivals)
+
+    def busiest_window(self, seconds: float = 60.0) -> int:
+        """The most requests that arrived within any `seconds`-long window."""
+        with self._lock:
+            times = sorted(self.arrivals)
+        most, start = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= seconds:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
 
     def then(self, *replies: Reply) -> None:
         """Answer the next requests with these replies, in order, then with the default."""
@@ -123,6 +143,8 @@ class FakeClaudeAPI:
             self.raw.append(raw)
             self.bodies.append(body)
             self.headers.append(dict(request.headers))
+            self.arrivals.append(time.time())
+            self.statuses.append(reply.status)
         if not _has_credential(request) or not request.headers.get("anthropic-version"):
             return _error(401, "invalid x-api-key")
         missing = [k for k in ("model", "max_tokens", "messages") if k not in body]

@@ -22,9 +22,8 @@ def fake() -> Iterator[FakeClaudeAPI]:
 
 
 def writer(base_url: str, **settings):
-    made = make_claude(
-        ProactiveConfig(api_key=KEY, base_url=base_url, max_retries=0, timeout=0.5, **settings)
-    )
+    settings = {"max_retries": 0, "timeout": 0.5, **settings}
+    made = make_claude(ProactiveConfig(api_key=KEY, base_url=base_url, **settings))
     assert made is not None
     return made
 
@@ -66,6 +65,29 @@ def test_every_failure_is_one_clear_claude_error_without_the_key(fake, reply, er
         writer(fake.base_url).write("s", "p")
     assert str(caught.value) == error
     assert KEY not in repr(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "retry_after", "retryable"),
+    [
+        (Reply(status=429, retry_after="30"), 429, 30.0, True),
+        (Reply(status=429, retry_after="soon"), 429, None, True),
+        (Reply(status=529), 529, None, True),
+        (Reply(status=400), 400, None, False),
+        (Reply(garbage=True), 200, None, False),
+    ],
+)
+def test_errors_carry_status_and_retry_after_and_the_sdk_never_retries(
+    fake, reply, status, retry_after, retryable
+):
+    fake.then(reply)
+    w = writer(fake.base_url, max_retries=3)  # the job's retries, not the SDK's
+    with pytest.raises(ClaudeError) as caught:
+        w.write("s", "p")
+    w.close()
+    error = caught.value
+    assert (error.status, error.retry_after, error.retryable) == (status, retry_after, retryable)
+    assert fake.calls == 1  # every try must pass the shared budget, so the SDK makes one
 
 
 def test_an_unreachable_api_is_a_claude_error():

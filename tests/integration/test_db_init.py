@@ -48,6 +48,8 @@ def test_db_init_twice_leaves_the_same_schema(
         "agent_messages",
         "job_runs",
         "job_state",
+        "proactive_rounds",
+        "proactive_work",
         "schema_migrations",
     } <= tables
 

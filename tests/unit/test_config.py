@@ -99,6 +99,9 @@ def test_boolean_true_spellings(value: str, tmp_path: Path) -> None:
         ("", {"BREWD_JOBS_NOPE_SCHEDULE": "* * * * *"}, "BREWD_JOBS_NOPE_SCHEDULE"),
         ("", {"BREWD_SCHEDULER_BOGUS": "1"}, "scheduler.bogus"),
         ('[jobs.expireUsers]\ntimeout = "soon"\n', {}, "jobs.expireUsers.timeout"),
+        ('[proactive]\nover_budget = "drop"\n', {}, "proactive.over_budget"),
+        ("", {"BREWD_PROACTIVE_REQUESTS_PER_MINUTE": "-1"}, "proactive.requests_per_minute"),
+        ("[proactive]\nbudget_nodes = 0\n", {}, "proactive.budget_nodes"),
     ],
 )
 def test_bad_configuration_names_the_key(

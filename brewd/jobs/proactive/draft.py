@@ -14,12 +14,34 @@ if TYPE_CHECKING:
     from loguru import Logger
 
 
+OVER_BUDGET = "over budget"  # the fallback reason of a café the budget could not reach
+# Between tries of a failed call that named no retry-after: 0.5 s, then 1 s, 2 s ... at most 8 s.
+BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
 class Writer(Protocol):
     """What the job needs of brewd.adapters.claude.ClaudeWriter."""
 
     model: str
+    max_retries: int
 
     def write(self, system: str, prompt: str) -> str: ...
+
+
+class Gate(Protocol):
+    """The shared budget, as one call sees it (brewd.jobs.proactive.workers.BudgetGate)."""
+
+    def admit(self) -> bool:
+        """Wait for the budget; False when it cannot be had within the slot."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """A 429 with retry-after: every node's calls wait that long."""
+        ...
+
+    def wait(self, seconds: float) -> None:
+        """Wait before this call's next try (a backoff); other calls go on."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -61,27 +83,42 @@ class Breaker:
             self._failures = 0 if ok else self._failures + 1
 
 
-def draft(writer: Writer | None, breaker: Breaker, plan: Plan, log: Logger) -> Draft:
-    """Runs in a worker thread: touches no database connection, only the writer."""
+def draft(writer: Writer | None, breaker: Breaker, plan: Plan, log: Logger, gate: Gate) -> Draft:
+    """Touches no database connection, only the writer and the gate. Each try passes the gate
+    (so retries count against the budget too); a 429 pauses every node through it."""
     if writer is None:
         return _template(plan, None)  # no API key: templates by design, not a fallback
-    if not breaker.allow():
-        return _template(plan, "Claude unavailable")
     prompt = user_prompt(plan.cafe.name, plan.band, plan.trigger, plan.cafe.activity)
-    try:
-        text = writer.write(SYSTEM_PROMPT, prompt)
-    except ClaudeError as exc:
-        breaker.record(ok=False)
-        log.bind(event="proactive_claude_failed").warning(f"café {plan.cafe.id}: {exc}")
-        return _template(plan, "API error")
-    breaker.record(ok=True)
+    for attempt in range(writer.max_retries + 1):
+        if not breaker.allow():
+            return _template(plan, "Claude unavailable")
+        if not gate.admit():
+            return _template(plan, OVER_BUDGET)
+        try:
+            text = writer.write(SYSTEM_PROMPT, prompt)
+        except ClaudeError as exc:
+            if exc.rate_limited and exc.retry_after is not None:
+                gate.pause(exc.retry_after)
+            if exc.retryable and attempt < writer.max_retries:
+                if not exc.rate_limited:  # after a 429 the shared pause is the wait
+                    gate.wait(exc.retry_after or BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+                continue
+            breaker.record(ok=False)
+            log.bind(event="proactive_claude_failed").warning(f"café {plan.cafe.id}: {exc}")
+            return _template(plan, "API error")
+        breaker.record(ok=True)
+        return _checked(plan, text, writer.model, log)
+    raise AssertionError("unreachable: the last try returns")
+
+
+def _checked(plan: Plan, text: str, model: str, log: Logger) -> Draft:
     problem = reply_problem(text)
     if problem is not None:
         log.bind(event="proactive_reply_rejected").info(
             f"café {plan.cafe.id}: Claude's reply rejected ({problem}), using a template"
         )
         return _template(plan, "rejected reply")
-    return Draft(plan, text.strip(), "claude", writer.model)
+    return Draft(plan, text.strip(), "claude", model)
 
 
 def _template(plan: Plan, fallback: str | None) -> Draft:

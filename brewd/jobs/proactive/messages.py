@@ -1,24 +1,41 @@
-"""proactiveMessages: the café host's occasional message, rate-limited, private, never doubled."""
+"""proactiveMessages: the café host's occasional message, rate-limited, private, never doubled.
+
+The node that claims the slot plans (eligible cafés with a trigger, not held back by a limit)
+and opens a round; it and every node whose claim of the slot failed (`join`) then share the
+round's cafés (brewd.jobs.proactive.work), each with `concurrency` Claude calls at a time through
+one budget for all nodes (brewd.jobs.proactive.budget). The claimer's run record counts every
+node's work.
+"""
 
 from __future__ import annotations
 
-import json
+import threading
+import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
-from brewd.adapters import cache as keys
-from brewd.adapters.cache_ops import announce
-from brewd.core.errors import CacheError
+from cronsim import CronSim
+
+from brewd.adapters.pg import wrap_errors
 from brewd.jobs.base import JobContext, JobResult
-from brewd.jobs.proactive.draft import Breaker, Draft, Plan, draft
+from brewd.jobs.proactive import work
+from brewd.jobs.proactive.draft import Plan
 from brewd.jobs.proactive.legacy import posted_recently
 from brewd.jobs.proactive.rules import choose_trigger, time_band
-from brewd.jobs.proactive.store import Limits, limit_reasons, load_cafes, record
+from brewd.jobs.proactive.store import Limits, limit_reasons, load_cafes
+from brewd.jobs.proactive.workers import take_part
 
 NAME = "proactiveMessages"
+# A round closes this long before the next slot, so its claimer can count the work and free
+# the job in time for that slot.
+CLOSE_MARGIN_S = 10.0
+# A node whose claim failed waits at most this long for the claimer to open the round (it
+# plans first: one query over the eligible cafés).
+JOIN_WAIT_S = 60.0
+# The claimer takes the job's lock a moment before it writes its running row: a node that
+# finds the lock taken but no running row gives the claimer this long before it gives up.
+NO_RUN_GRACE_S = 5.0
 
 
 @dataclass
@@ -29,6 +46,9 @@ class Tally:
     sources: Counter[str] = field(default_factory=Counter)
     fallbacks: Counter[str] = field(default_factory=Counter)
     unannounced: int = 0
+    deferred: int = 0
+    unreached: int = 0
+    nodes: int = 0
 
     def message(self) -> str:
         posted = sum(self.sources.values())
@@ -44,9 +64,31 @@ class Tally:
             text += (
                 f"; skipped {skipped} café{'' if skipped == 1 else 's'}: {_counts(self.skipped)}"
             )
+        if self.deferred:
+            text += f"; {self.deferred} over budget, left for the next slot"
+        if self.unreached:
+            text += f"; {self.unreached} not reached before the slot ended"
         if self.unannounced:
             text += f"; publish failed for {self.unannounced} (records kept)"
+        if self.nodes > 1:
+            text += f"; shared by {self.nodes} nodes"
         return text
+
+    def add(self, row: dict[str, object]) -> None:
+        """One group of the round's work rows (brewd.jobs.proactive.work.tally)."""
+        n, outcome = int(str(row["n"])), str(row["outcome"])
+        if row["state"] in ("unreached", "open"):  # open: held by a frozen node at the close
+            self.unreached += n
+        elif outcome == "deferred":
+            self.deferred += n
+        elif outcome in ("claude", "template"):
+            self.sources[outcome] += n
+            if row["fallback"]:
+                self.fallbacks[str(row["fallback"])] += n
+            if row["announced"] is False:
+                self.unannounced += n
+        else:  # a limit re-checked under the café's lock: another node posted since the plan
+            self.skipped[outcome] += n
 
 
 def _counts(counter: Counter[str]) -> str:
@@ -54,13 +96,72 @@ def _counts(counter: Counter[str]) -> str:
 
 
 def run(ctx: JobContext) -> JobResult:
+    """The claimer: plan, open the round, take part, close it and count every node's work."""
     if not ctx.config.proactive.enabled:
         return JobResult(0, "disabled")
     tally = Tally()
     plans = _plan(ctx, tally)
-    _post(ctx, plans, tally)
+    if plans:
+        with ctx.batch() as conn:
+            round_ = work.open_round(
+                conn,
+                run_id=ctx.run_id,
+                now=ctx.now,
+                node=ctx.node,
+                window_s=_window_s(ctx),
+                plans=plans,
+            )
+        try:
+            take_part(ctx, round_, _limits(ctx))
+        finally:
+            with wrap_errors():
+                # A café in flight ends within its call's timeout; one held longer is frozen.
+                work.close(ctx.conn, round_.id, ctx.config.proactive.timeout + 5.0)
+        with wrap_errors():
+            rows, tally.nodes = work.tally(ctx.conn, round_.id)
+        for row in rows:
+            tally.add(row)
     posted = sum(tally.sources.values())
     return JobResult(posted, tally.message(), dict(tally.sources), dict(tally.fallbacks))
+
+
+def join(ctx: JobContext) -> int:
+    """A node whose claim of the slot failed: take part in the open round; the cafés done."""
+    if not ctx.config.proactive.enabled:
+        return 0
+    round_ = _wait_for_round(ctx)
+    if round_ is None:
+        return 0
+    return take_part(replace(ctx, now=round_.now), round_, _limits(ctx))
+
+
+def _wait_for_round(ctx: JobContext) -> work.Round | None:
+    """The open round, once the claimer has written it; None when the claimer's run ended
+    without one (nothing to post) or the wait is over."""
+    started, pause = time.monotonic(), threading.Event()
+    deadline = started + JOIN_WAIT_S
+    while not ctx.should_stop() and time.monotonic() < deadline:
+        with wrap_errors():
+            found = work.find_open(ctx.conn)
+            if found is not None:
+                return found
+            running = ctx.conn.execute(
+                "SELECT 1 FROM job_runs WHERE job = %s AND status = 'running'", (NAME,)
+            ).fetchone()
+        if running is None and time.monotonic() > started + NO_RUN_GRACE_S:
+            return None  # the claimer's run ended without a round: nothing to post
+        pause.wait(0.2)
+    return None
+
+
+def _window_s(ctx: JobContext) -> float:
+    """How long the round stays open: until shortly before the job's next slot, within the
+    job's timeout."""
+    job = ctx.config.jobs[NAME]
+    slots = CronSim(job.schedule, datetime(2000, 1, 3))
+    first = next(slots)
+    period = (next(slots) - first).total_seconds()
+    return max(1.0, min(period, job.timeout) - CLOSE_MARGIN_S)
 
 
 def _limits(ctx: JobContext) -> Limits:
@@ -97,79 +198,3 @@ def _plan(ctx: JobContext, tally: Tally) -> list[Plan]:
         band = time_band(cafe.activity.local_hour)
         plans.append(Plan(cafe, trigger, band, seed=f"{cafe.id}:{ctx.now.isoformat()}"))
     return plans
-
-
-def _post(ctx: JobContext, plans: list[Plan], tally: Tally) -> None:
-    """Draft concurrently (Claude calls in worker threads), record and announce one by one on
-    this thread: psycopg connections are not for concurrent use, so ctx.conn stays here."""
-    if not plans:
-        return
-    settings = ctx.config.proactive
-    breaker = Breaker(threshold=settings.concurrency)
-    pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="brewd-proactive")
-    try:
-        futures = [pool.submit(draft, ctx.claude, breaker, plan, ctx.log) for plan in plans]
-        for future in as_completed(futures):
-            _record_and_announce(ctx, future.result(), tally)
-    finally:
-        # On a stop or a failure, drop the drafts not started; running calls end at their timeout.
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _record_and_announce(ctx: JobContext, result: Draft, tally: Tally) -> None:
-    cafe = result.plan.cafe
-    context_data = {
-        "trigger": result.plan.trigger,
-        "source": result.source,
-        "model": result.model,
-        "activeUsers": cafe.activity.active_users,
-        "recentPokes": cafe.activity.recent_pokes,
-        "recentMessages": cafe.activity.recent_messages,
-        "localHour": cafe.activity.local_hour,
-    }
-    with ctx.batch() as conn:
-        held = record(conn, cafe, result.text, context_data, ctx.now, _limits(ctx))
-    if held is not None:  # another node posted for this café since the plan
-        tally.skipped[held] += 1
-        return
-    tally.sources[result.source] += 1
-    if result.fallback:
-        tally.fallbacks[result.fallback] += 1
-    if tally.unannounced or not _announce(ctx, cafe.id, result.text):
-        # After the first failure Redis is taken as down for the rest of the run, so a hung
-        # server costs one socket timeout, not one per café; the records stay either way.
-        tally.unannounced += 1
-
-
-def _announce(ctx: JobContext, cafe_id: Any, text: str) -> bool:
-    """PUBLISH the message and stamp last_proactive_message; best-effort, after the commit."""
-    payload = {
-        "type": "AGENT_MESSAGE",
-        "cafeId": str(cafe_id),
-        "message": text,
-        "timestamp": _iso(ctx.now),
-    }
-    try:
-        with keys.wrap_errors():
-            announce(
-                ctx.cache,
-                keys.cafe_messages_channel(cafe_id),
-                json.dumps(payload),
-                keys.cafe_last_proactive_message(cafe_id),
-                _epoch_ms(ctx.now),
-                keys.LAST_PROACTIVE_TTL_S,
-            )
-    except CacheError as exc:
-        ctx.log.bind(event="proactive_publish_failed").warning(
-            f"café {cafe_id}: message recorded but not announced: {exc}"
-        )
-        return False
-    return True
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _epoch_ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)

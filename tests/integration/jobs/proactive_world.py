@@ -15,6 +15,7 @@ from uuid import UUID
 import psycopg
 import redis
 from loguru import logger
+from psycopg.rows import dict_row
 
 from brewd.adapters.cache import make_client
 from brewd.adapters.claude import ClaudeWriter, make_claude
@@ -81,8 +82,27 @@ def posts(pg: Conn, cafe: UUID | None = None) -> list[dict[str, Any]]:
     ).fetchall()
 
 
+class Connector:
+    """A connection source for a job's worker threads: a fresh real connection each time (the
+    daemon passes its pool; tests need nothing to close afterwards)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[Conn]:
+        with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
+            yield conn
+
+
 def make_ctx(
-    conn: Conn, cache: redis.Redis, now: datetime, *, claude: Any = None, **proactive: Any
+    conn: Conn,
+    cache: redis.Redis,
+    now: datetime,
+    *,
+    claude: Any = None,
+    node: str = "test-node:1",
+    **proactive: Any,
 ) -> JobContext:
     settings = ProactiveConfig(**{"enabled": True, **proactive})
     return JobContext(
@@ -92,6 +112,8 @@ def make_ctx(
         now=now,
         log=logger,
         claude=claude,
+        db=Connector(conn.info.dsn),
+        node=node,
     )
 
 
@@ -101,7 +123,16 @@ def writer_for(base_url: str, **settings: Any) -> ClaudeWriter:
     )
     writer = make_claude(config)
     assert writer is not None
+    WRITERS.append(writer)
     return writer
+
+
+WRITERS: list[ClaudeWriter] = []  # closed after each test (conftest), so no socket is left open
+
+
+def close_writers() -> None:
+    while WRITERS:
+        WRITERS.pop().close()
 
 
 @contextmanager
