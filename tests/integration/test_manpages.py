@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from brewd.cli import brewctl as cli
 from brewd.cli import brewd as main
 from brewd.cli import glance as cli_glance
-from brewd.cli import brewctl as cli
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from brewd.adapters.metrics import Metrics
-from brewd.cli import glance as cli_glance
 from brewd.cli import brewctl as cli
+from brewd.cli import glance as cli_glance
 from brewd.core.config import JOB_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[2]
