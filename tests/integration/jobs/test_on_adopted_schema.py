@@ -11,9 +11,7 @@ from uuid import UUID
 
 import psycopg
 import redis
-from loguru import logger
 
-from brewd.core.config import Config, ProactiveConfig
 from brewd.jobs import (
     aggregate_analytics,
     calculate_badges,
@@ -24,6 +22,7 @@ from brewd.jobs import (
 from brewd.jobs.base import JobContext
 from brewd.jobs.proactive import messages as proactive_messages
 from tests.integration.jobs.expiry_rows import make_ctx
+from tests.integration.jobs.proactive_world import make_ctx as proactive_ctx
 from tests.integration.jobs.world_rows import badge_types, context, message, session, user
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -164,8 +163,7 @@ def test_proactive_limit_reads_the_originals_naive_post_time(
     )
 
     def ctx(now: datetime) -> JobContext:
-        config = Config(proactive=ProactiveConfig(enabled=True))
-        return JobContext(conn=legacy_pg, cache=cache, config=config, now=now, log=logger)
+        return proactive_ctx(legacy_pg, cache, now)
 
     held = proactive_messages.run(ctx(NOW))
     assert held.affected_records == 0
