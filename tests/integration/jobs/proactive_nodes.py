@@ -27,8 +27,8 @@ from tests.integration.jobs.proactive_world import Conn, make_ctx, writer_for
 # Every café: two people with a session open since an hour before now (the "duo" trigger).
 WORLD_SQL = """
 WITH c AS (
-    INSERT INTO cafes (name, enable_proactive_messages)
-    SELECT 'Scale café ' || g, true FROM generate_series(1, %(n)s) g RETURNING id
+    INSERT INTO cafes (name, location, enable_proactive_messages)
+    SELECT 'Scale café ' || g, 'Main St', true FROM generate_series(1, %(n)s) g RETURNING id
 ), u AS (
     INSERT INTO users (username, cafe_id, expires_at)
     SELECT 'guest' || k, c.id, %(now)s + interval '1 day' FROM c, generate_series(1, 2) k
