@@ -28,6 +28,7 @@ from brewd.jobs import ALL_JOBS
 from brewd.jobs.base import JobContext
 from tests.helpers import wait_until
 from tests.integration.jobs.expiry_rows import NOW, Conn, closed_port_url
+from tests.integration.jobs.proactive_world import Connector
 from tests.redis_cluster import LocalCluster
 
 JOBS = (
@@ -59,7 +60,9 @@ def context(conn: Conn, url: str, *, cluster: bool) -> JobContext:
         proactive=ProactiveConfig(enabled=True),
     )
     cache = make_client(config.redis)
-    return JobContext(conn=conn, cache=cache, config=config, now=NOW, log=logger)
+    return JobContext(
+        conn=conn, cache=cache, config=config, now=NOW, log=logger, db=Connector(conn.info.dsn)
+    )
 
 
 def seed_stale(client: Any, conn: Conn) -> None:
