@@ -25,6 +25,7 @@ from brewd.control.service import SchedulerControl
 from brewd.core.clock import Clock, SystemClock
 from brewd.core.config import Config
 from brewd.core.errors import ConfigError
+from brewd.core.exits import EX_OK, EX_SOFTWARE
 from brewd.jobs import ALL_JOBS, Job
 from brewd.loop.scheduler import Scheduler
 
@@ -33,8 +34,6 @@ from brewd.loop.scheduler import Scheduler
 # arrived and tells the loop (the supervisor `SignalReceiver` idea, without async handlers).
 # SIGUSR1 is internal: the loop thread raises it if it ever ends on its own.
 HANDLED_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
-EX_OK = 0
-EX_SOFTWARE = 70
 # Settings a reload cannot change (they are bound at start); a reload says so in the log.
 RESTART_ONLY = ("database", "redis", "control", "http", "scheduler.workers")
 

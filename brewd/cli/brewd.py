@@ -12,21 +12,8 @@ from brewd import __version__
 from brewd.cli.settings import Loaded, load_explained
 from brewd.core.config import Config
 from brewd.core.errors import BrewdError, ConfigError, UsageError
+from brewd.core.exits import EX_OK, EX_USAGE
 from brewd.core.masking import mask_secrets
-
-# sysexits.h codes, so that systemd and scripts can tell failures apart. Errors carry their
-# own (BrewdError.exit_code, brewd/core/errors.py): 65 data, 67 missing database or role, 68 host
-# unresolvable, 69 unreachable, 77 authentication failed.
-EX_OK = 0
-EX_USAGE = 64
-EX_DATAERR = 65  # the database answered, but its schema or data cannot be accepted
-EX_NOUSER = 67  # the database or the role does not exist
-EX_NOHOST = 68  # the database host name does not resolve
-EX_UNAVAILABLE = 69  # the database does not answer, or the control socket is taken
-EX_SOFTWARE = 70
-EX_CANTCREAT = 73  # the control socket cannot be created
-EX_NOPERM = 77  # authentication failed
-EX_CONFIG = 78  # systemd's RestartPreventExitStatus=78: a bad config must not restart-loop
 
 
 class _Parser(argparse.ArgumentParser):
@@ -229,14 +216,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     func: Command = args.func
     try:
         return func(args, os.environ if environ is None else environ)
-    except ConfigError as exc:
-        print(f"brewd: configuration error: {exc}", file=sys.stderr)
-        return EX_CONFIG
-    except UsageError as exc:
-        print(f"brewd: usage error: {exc}", file=sys.stderr)
-        return EX_USAGE
-    except BrewdError as exc:  # one line with the cause; the status says which kind
-        print(f"brewd: {exc}", file=sys.stderr)
+    except BrewdError as exc:  # one line with the cause; its sysexits status says which kind
+        print(f"brewd: {_kind(exc)}{exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _kind(exc: BrewdError) -> str:
+    """What the one line starts with, for the errors whose message does not say it itself."""
+    if isinstance(exc, ConfigError):
+        return "configuration error: "
+    if isinstance(exc, UsageError):
+        return "usage error: "
+    return ""

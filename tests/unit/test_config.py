@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from brewd.cli.brewd import EX_CONFIG, main
+from brewd.cli.brewd import main
 from brewd.cli.settings import load
 from brewd.core.config import JOB_DEFAULTS, effective_values, mask_url
 from brewd.core.errors import ConfigError
+from brewd.core.exits import EX_CONFIG
 
 NO_FILE = "/nonexistent/brewd.toml"
 
