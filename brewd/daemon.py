@@ -3,7 +3,6 @@ turn signals into actions, and shut down in order."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import socket
@@ -38,14 +37,15 @@ HANDLED_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
 RESTART_ONLY = ("database", "redis", "control", "http", "scheduler.workers")
 
 
-def run_daemon(config: Config, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    """`brewd run`: the daemon in the foreground until SIGTERM or SIGINT."""
-    from brewd.cli.brewd import load_config
-
+def run_daemon(
+    config: Config, environ: Mapping[str, str], *, load_config: Callable[[], Config]
+) -> int:
+    """`brewd run`: the daemon in the foreground until SIGTERM or SIGINT. `load_config` reads
+    the configuration again from the same sources (file, environment, flags) on SIGHUP."""
     require_systemd_support(environ)
     setup_logging(config.logging, environ)
     register_secrets(config)
-    daemon = Daemon(config, environ, reload_config=lambda: load_config(args, environ))
+    daemon = Daemon(config, environ, reload_config=load_config)
     return daemon.run()
 
 

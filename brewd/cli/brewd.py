@@ -196,7 +196,7 @@ def _cmd_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     config = load_config(args, environ)  # first: a bad configuration exits before heavy imports
     from brewd.daemon import run_daemon
 
-    return run_daemon(config, args, environ)
+    return run_daemon(config, environ, load_config=lambda: load_config(args, environ))
 
 
 def _cmd_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -208,7 +208,13 @@ def _cmd_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 def _cmd_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from brewd.demo.command import run_demo
 
-    return run_demo(args, environ)
+    # The demo reads the configuration from its own environment (its servers' URLs added);
+    # a log level given by flag or LOG_LEVEL keeps the demo's log as loud as asked.
+    return run_demo(
+        environ,
+        load_config=lambda env: load_config(args, env),
+        loud=bool(args.log_level or environ.get("LOG_LEVEL")),
+    )
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

@@ -8,7 +8,6 @@ would run them, so each run is recorded in job_runs.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import grp
 import os
@@ -16,7 +15,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import ExitStack
@@ -28,7 +27,6 @@ from psycopg.rows import dict_row
 
 from brewd.adapters.logs import register_secrets, set_level, setup_logging
 from brewd.adapters.pg import wrap_errors
-from brewd.cli.brewd import load_config
 from brewd.core.clock import SystemClock
 from brewd.core.config import Config
 from brewd.daemon import HANDLED_SIGNALS, Daemon
@@ -49,17 +47,22 @@ def say(line: str = "") -> None:
     print(line, flush=True)
 
 
-def run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+# The configuration read from an environment (the command line's flags applied on top).
+LoadConfig = Callable[[Mapping[str, str]], Config]
+
+
+def run_demo(environ: Mapping[str, str], *, load_config: LoadConfig, loud: bool) -> int:
+    """The demo; `loud`: keep the configured log level (otherwise warnings only until the
+    jobs have run once)."""
     with ExitStack() as stack:
         servers = _servers(environ, stack)
         env = _demo_environ(environ, servers, stack)
-        config = load_config(args, env)
-        loud = bool(args.log_level or environ.get("LOG_LEVEL"))
+        config = load_config(env)
         quiet = config.logging if loud else dataclasses.replace(config.logging, level="warning")
         setup_logging(quiet, env)
         register_secrets(config)
         _prepare_database(config)
-        return _run_daemon(config, args, env)
+        return _run_daemon(config, lambda: load_config(env), env)
     raise AssertionError("unreachable")  # ExitStack does not swallow exceptions
 
 
@@ -121,14 +124,14 @@ def _prepare_database(config: Config) -> None:
     say(world_summary(stats))
 
 
-def _run_daemon(config: Config, args: argparse.Namespace, env: dict[str, str]) -> int:
+def _run_daemon(config: Config, reload_config: Callable[[], Config], env: dict[str, str]) -> int:
     # As Daemon.run does, and before any thread exists, so that every thread inherits the mask
     # and a Ctrl-C from now on reaches the daemon's orderly shutdown.
     signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
     daemon = Daemon(
         config,
         env,
-        reload_config=lambda: load_config(args, env),
+        reload_config=reload_config,
         # Printed once the socket listens, so whoever reads the path can use it at once.
         on_ready=lambda: _say_how_to_try(config.control.socket),
         # A hangup means the terminal closed: left running, the demo and its servers would
