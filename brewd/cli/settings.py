@@ -26,10 +26,9 @@ from brewd.core.config import (
     Config,
     JobConfig,
     default_jobs,
-    is_secret,
+    masked,
 )
 from brewd.core.errors import ConfigError
-from brewd.core.masking import mask_secrets
 
 
 @dataclass(frozen=True)
@@ -317,7 +316,11 @@ def _check_endpoints(config: Config) -> None:
         _fail("proactive.model", config.proactive.model, "must not be empty")
     base = config.proactive.base_url
     if base is not None and urlsplit(base).scheme not in ("http", "https"):
-        _fail("proactive.base_url", mask_secrets(base), "expected an http:// or https:// URL")
+        _fail(
+            "proactive.base_url",
+            masked("proactive.base_url", base),
+            "expected an http:// or https:// URL",
+        )
 
 
 def check_cron(key: str, expression: str) -> None:
@@ -349,8 +352,6 @@ def _fail(key: str, value: Any, problem: str) -> None:
 
 
 def _shown(key: str, value: Any) -> str:
-    if key == "proactive.api_key":
-        return "***"
-    text = mask_secrets(repr(value)) if is_secret(key) else repr(value)
+    text = masked(key, repr(value))
     # One line a person can read: a value thousands of characters long is cut short.
     return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"

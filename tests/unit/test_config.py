@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from brewd.cli.brewd import main
+from brewd.cli.check_config import effective_values
 from brewd.cli.settings import load
-from brewd.core.config import JOB_DEFAULTS, effective_values, mask_url
+from brewd.core.config import JOB_DEFAULTS
 from brewd.core.errors import ConfigError
 from brewd.core.exits import EX_CONFIG
+from brewd.core.masking import mask_secrets
 
 NO_FILE = "/nonexistent/brewd.toml"
 
@@ -132,7 +134,7 @@ def test_secrets_never_shown(tmp_path: Path) -> None:
     shown = repr(config) + str(effective_values(config))
     for secret in ("hunter2", "redispass", "sk-ant-verysecret"):
         assert secret not in shown
-    assert mask_url(env["DATABASE_URL"]) == "postgresql://brewd:***@db:5432/brewd"
+    assert mask_secrets(env["DATABASE_URL"]) == "postgresql://brewd:***@db:5432/brewd"
 
 
 def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
