@@ -7,12 +7,9 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from cronsim import CronSim, CronSimError
 
 from brewd.cli.coerce import COERCE
 from brewd.cli.legacy_env import WINSTON_LEVELS, database_url, log_level, redis_url
@@ -232,7 +229,6 @@ def _validate(config: Config) -> None:
         )
     _check_legacy_timezone(config.database.legacy_timezone)
     for name, job in config.jobs.items():
-        check_cron(f"jobs.{name}.schedule", job.schedule)
         _positive(f"jobs.{name}.timeout", job.timeout)
     if config.logging.level not in LOG_LEVELS:
         _fail(
@@ -321,16 +317,6 @@ def _check_endpoints(config: Config) -> None:
             masked("proactive.base_url", base),
             "expected an http:// or https:// URL",
         )
-
-
-def check_cron(key: str, expression: str) -> None:
-    """Reject anything but a standard five-field cron expression."""
-    if len(expression.split()) != 5:
-        _fail(key, expression, 'expected a five-field cron expression such as "*/5 * * * *"')
-    try:
-        CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC))
-    except (CronSimError, ValueError) as exc:
-        _fail(key, expression, f"invalid cron expression ({exc})")
 
 
 def _positive(key: str, value: float) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from brewd.core.cron import Cron
 from brewd.core.masking import MASK, mask_secrets
 
 DEFAULT_CONFIG_PATH = "/etc/brewd/brewd.toml"
@@ -132,13 +133,13 @@ class ProactiveConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class JobConfig:
-    schedule: str
+    schedule: Cron  # parsed and checked when the configuration is loaded
     timeout: float = 10 * 60.0
     enabled: bool = True
 
 
 def default_jobs() -> dict[str, JobConfig]:
-    return {name: JobConfig(schedule=cron) for name, cron in JOB_DEFAULTS.items()}
+    return {name: JobConfig(schedule=Cron(cron)) for name, cron in JOB_DEFAULTS.items()}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,7 @@ from brewd.cli.brewd import main
 from brewd.cli.check_config import effective_values
 from brewd.cli.settings import load
 from brewd.core.config import JOB_DEFAULTS
+from brewd.core.cron import Cron
 from brewd.core.errors import ConfigError
 from brewd.core.exits import EX_CONFIG
 from brewd.core.masking import mask_secrets
@@ -25,7 +26,7 @@ def write(tmp_path: Path, text: str) -> str:
 
 def test_defaults_match_the_spec() -> None:
     config = load_defaults()
-    assert {name: job.schedule for name, job in config.jobs.items()} == dict(JOB_DEFAULTS)
+    assert {name: str(job.schedule) for name, job in config.jobs.items()} == dict(JOB_DEFAULTS)
     assert config.scheduler.enabled is True
     assert config.proactive.enabled is False
     assert config.scheduler.timezone == "UTC"
@@ -53,9 +54,9 @@ def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:
     assert config.scheduler.timezone == "Europe/Paris"  # file
     assert config.scheduler.workers == 7  # flag beats env beats file
     assert config.logging.level == "debug"  # legacy env name
-    assert config.jobs["expirePokes"].schedule == "*/10 * * * *"
+    assert config.jobs["expirePokes"].schedule == Cron("*/10 * * * *")
     assert config.jobs["expirePokes"].timeout == 120.0
-    assert config.jobs["expireUsers"].schedule == "0 * * * *"  # untouched default
+    assert config.jobs["expireUsers"].schedule == Cron("0 * * * *")  # untouched default
     assert config.source == path
 
 
