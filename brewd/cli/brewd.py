@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from brewd import __version__
 from brewd.cli.settings import Loaded, load_explained
-from brewd.core.config import Config
+from brewd.core.config import DEFAULT_CONFIG_PATH, Config
 from brewd.core.errors import BrewdError, ConfigError, UsageError
 from brewd.core.exits import EX_OK, EX_USAGE
 from brewd.core.masking import mask_secrets
@@ -116,7 +116,7 @@ def _common_options() -> _Parser:
     common.add_argument(
         "--config",
         metavar="PATH",
-        help="configuration file (env BREWD_CONFIG; default /etc/brewd/brewd.toml)",
+        help=f"configuration file (env BREWD_CONFIG; default {DEFAULT_CONFIG_PATH})",
     )
     common.add_argument(
         "--log-level",

@@ -8,8 +8,9 @@ import pytest
 
 from brewd.cli.brewd import main
 from brewd.cli.check_config import effective_values
+from brewd.cli.client import DEFAULT_SOCKET
 from brewd.cli.settings import load
-from brewd.core.config import JOB_DEFAULTS
+from brewd.core.config import JOB_DEFAULTS, ControlConfig, RedisConfig
 from brewd.core.cron import Cron
 from brewd.core.errors import ConfigError
 from brewd.core.exits import EX_CONFIG
@@ -190,3 +191,13 @@ def test_numbers_are_bounded_before_conversion(
 def test_an_infinite_duration_in_the_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at most ten years"):
         load(write(tmp_path, "[proactive]\ntimeout = inf\n"), {})
+
+
+def test_brewctl_default_socket_is_the_daemons() -> None:
+    # brewctl keeps its own copy so that its start-up does not import the configuration.
+    assert ControlConfig().socket == DEFAULT_SOCKET
+
+
+def test_the_original_redis_variables_default_to_brewds_redis_url() -> None:
+    # REDIS_PORT alone: the host (and the rest) as in the default redis.url.
+    assert load(None, {"REDIS_PORT": "6379"}).redis.url == RedisConfig().url
