@@ -33,8 +33,22 @@ from brewd.loop.scheduler import Scheduler
 # arrived and tells the loop (the supervisor `SignalReceiver` idea, without async handlers).
 # SIGUSR1 is internal: the loop thread raises it if it ever ends on its own.
 HANDLED_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
-# Settings a reload cannot change (they are bound at start); a reload says so in the log.
-RESTART_ONLY = ("database", "redis", "control", "http", "scheduler.workers")
+# Settings a reload cannot change (bound at start: the pool, the Redis client, the sockets, the
+# thread pool, the log files, the Claude client); a reload says so in the log.
+RESTART_ONLY = (
+    "database",
+    "redis",
+    "control",
+    "http",
+    "scheduler.workers",
+    "logging.dir",
+    "proactive.api_key",
+    "proactive.base_url",
+    "proactive.model",
+    "proactive.max_tokens",
+    "proactive.timeout",
+    "proactive.max_retries",
+)
 
 
 def run_daemon(
