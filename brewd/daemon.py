@@ -166,7 +166,7 @@ class Daemon:
                 "reload rejected, keeping the old configuration: {}", exc
             )
         else:
-            for key in _restart_only_changes(self.config, new):
+            for key in restart_only_changes(self.config, new):
                 logger.bind(event="config_needs_restart").warning(
                     "{} changed: takes effect after a restart", key
                 )
@@ -203,7 +203,7 @@ class Daemon:
         self.db.close(timeout=5.0)
 
 
-def _restart_only_changes(old: Config, new: Config) -> list[str]:
+def restart_only_changes(old: Config, new: Config) -> list[str]:
     changed = []
     for key in RESTART_ONLY:
         section, _, field = key.partition(".")

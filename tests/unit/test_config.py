@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,12 @@ from brewd.cli.brewd import main
 from brewd.cli.check_config import effective_values
 from brewd.cli.client import DEFAULT_SOCKET
 from brewd.cli.settings import load
-from brewd.core.config import JOB_DEFAULTS, ControlConfig, RedisConfig
+from brewd.core.config import JOB_DEFAULTS, Config, ControlConfig, RedisConfig
 from brewd.core.cron import Cron
 from brewd.core.errors import ConfigError
 from brewd.core.exits import EX_CONFIG
 from brewd.core.masking import mask_secrets
+from brewd.daemon import restart_only_changes
 
 NO_FILE = "/nonexistent/brewd.toml"
 
@@ -201,3 +203,18 @@ def test_brewctl_default_socket_is_the_daemons() -> None:
 def test_the_original_redis_variables_default_to_brewds_redis_url() -> None:
     # REDIS_PORT alone: the host (and the rest) as in the default redis.url.
     assert load(None, {"REDIS_PORT": "6379"}).redis.url == RedisConfig().url
+
+
+def test_a_reload_names_the_settings_bound_at_start() -> None:
+    old = Config()
+    new = dataclasses.replace(
+        old,
+        logging=dataclasses.replace(old.logging, dir="/var/log/brewd", level="debug"),
+        proactive=dataclasses.replace(old.proactive, model="claude-x", daily_limit=5),
+        scheduler=dataclasses.replace(old.scheduler, workers=2, timezone="Asia/Tokyo"),
+    )
+    assert restart_only_changes(old, new) == [
+        "scheduler.workers",
+        "logging.dir",
+        "proactive.model",
+    ]
