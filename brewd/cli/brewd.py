@@ -12,7 +12,7 @@ from brewd import __version__
 from brewd.cli.settings import Loaded, load_explained
 from brewd.core.config import DEFAULT_CONFIG_PATH, Config
 from brewd.core.errors import BrewdError, ConfigError, UsageError
-from brewd.core.exits import EX_OK, EX_USAGE
+from brewd.core.exits import EX_OK, EX_USAGE, MEANING
 from brewd.core.masking import mask_secrets
 
 
@@ -38,12 +38,7 @@ def _plan_hours(text: str) -> int:
     return int(text)
 
 
-EPILOG = (
-    "Exit status: 0 ok, 64 usage, 65 data conflict or a database that cannot be adopted, "
-    "67 missing database or role, 68 database host unresolvable, 69 unavailable (database "
-    "down, socket taken), 70 internal error, 73 cannot create the control socket, "
-    "77 authentication failed, 78 bad configuration."
-)
+EPILOG = "Exit status: " + ", ".join(f"{code} {text}" for code, text in MEANING.items()) + "."
 
 Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
 

@@ -12,6 +12,7 @@ from brewd.adapters.metrics import Metrics
 from brewd.cli import brewctl as cli
 from brewd.cli import glance as cli_glance
 from brewd.cli.settings import load
+from brewd.core import exits
 from brewd.core.config import (
     JOB_DEFAULTS,
     LEGACY_ENV,
@@ -121,3 +122,10 @@ def test_configuration_page_names_the_settings_a_reload_cannot_change() -> None:
     paragraph = text[text.index("`systemctl reload brewd` (SIGHUP)") :].split("\n\n")[0]
     named = set(re.findall(r"`([a-z_]+(?:\.[a-z_]+)?)`", paragraph))
     assert named == set(RESTART_ONLY)
+
+
+def test_brewd_exit_status_table_matches_the_code() -> None:
+    rows = _table_rows((DOCS / "configuration.md").read_text(), "| exit status")
+    documented = {int(code) for code, *_ in rows}
+    assert documented == {v for k, v in vars(exits).items() if k.startswith("EX_")}
+    assert documented == set(exits.MEANING)
