@@ -162,18 +162,17 @@ class Config:
         return ZoneInfo(self.scheduler.timezone)
 
 
-SECTIONS: Mapping[str, type[Any]] = {
-    "database": DatabaseConfig,
-    "redis": RedisConfig,
-    "scheduler": SchedulerConfig,
-    "history": HistoryConfig,
-    "control": ControlConfig,
-    "http": HttpConfig,
-    "logging": LoggingConfig,
-    "pokes": PokesConfig,
-    "analytics": AnalyticsConfig,
-    "proactive": ProactiveConfig,
-}
+# The sections (`[database]`, ...) by name, read from Config's fields: a section added there is
+# known to the loader, check-config and the docs test at once.
+def _sections(defaults: Config) -> dict[str, type[Any]]:
+    return {
+        f.name: type(getattr(defaults, f.name))
+        for f in dataclasses.fields(Config)
+        if f.name not in ("jobs", "source")
+    }
+
+
+SECTIONS: Mapping[str, type[Any]] = _sections(Config())
 
 
 def setting_fields() -> Iterator[tuple[str, dataclasses.Field[Any]]]:
