@@ -11,6 +11,7 @@ from brewd.cli.brewd import main
 from brewd.cli.check_config import effective_values
 from brewd.cli.client import DEFAULT_SOCKET
 from brewd.cli.settings import load
+from brewd.cli.validate import validate
 from brewd.core.config import JOB_DEFAULTS, Config, ControlConfig, RedisConfig
 from brewd.core.cron import Cron
 from brewd.core.errors import ConfigError
@@ -38,11 +39,9 @@ def test_defaults_match_the_spec() -> None:
     assert all(job.timeout == 600 for job in config.jobs.values())
 
 
-def load_defaults():  # type: ignore[no-untyped-def]
-    from brewd.cli.settings import _build, _validate
-
-    config = _build({})
-    _validate(config)
+def load_defaults() -> Config:
+    config = Config()
+    validate(config)
     return config
 
 
