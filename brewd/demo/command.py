@@ -22,11 +22,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
-
 from brewd.adapters.logs import register_secrets, set_level, setup_logging
-from brewd.adapters.pg import wrap_errors
+from brewd.adapters.pg import connect_once, wrap_errors
 from brewd.core.clock import SystemClock
 from brewd.core.config import Config
 from brewd.daemon import HANDLED_SIGNALS, Daemon
@@ -97,16 +94,8 @@ def _demo_environ(
 
 
 def _prepare_database(config: Config) -> None:
-    timeout = max(1, int(config.database.connect_timeout))
-    with (
-        wrap_errors(),
-        psycopg.connect(
-            config.database.url or "",
-            autocommit=True,
-            row_factory=dict_row,
-            connect_timeout=timeout,
-        ) as conn,
-    ):
+    with wrap_errors(), connect_once(config.database, application_name="brewd-demo") as conn:
+        conn.autocommit = True
         applied = migrate.apply(conn)
         say(f"Schema ready ({', '.join(applied) if applied else 'already up to date'}).")
         zones = len(worldgen.ZONES)
