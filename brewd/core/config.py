@@ -40,7 +40,7 @@ LOG_LEVELS = ("trace", "debug", "info", "success", "warning", "error", "critical
 def _secret(default: str | None = None, *, whole: bool = False) -> Any:
     """A setting that holds a secret: `whole`, the value is one (an API key); otherwise it may
     hold a password inside (a URL or a libpq connection string). This mark is the only list of
-    secret settings: is_secret, the log redactor and check-config all read it."""
+    secret settings: SECRET_KEYS, masked(), the log redactor and check-config read it."""
     return field(default=default, repr=False, metadata={"secret": True, "whole": whole})
 
 
@@ -196,10 +196,6 @@ def env_name(key: str) -> str:
 # Settings that are, or may hold, a secret: read from the fields' metadata (see _secret).
 SECRET_KEYS = frozenset(key for key, f in setting_fields() if f.metadata.get("secret"))
 WHOLE_SECRET_KEYS = frozenset(key for key, f in setting_fields() if f.metadata.get("whole"))
-
-
-def is_secret(key: str) -> bool:
-    return key in SECRET_KEYS
 
 
 def masked(key: str, text: str) -> str:

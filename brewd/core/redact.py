@@ -24,16 +24,11 @@ MIN_SECRET_LENGTH = 4
 OTHER_SECRET_VARIABLES = ("CLAUDE_API_KEY", "PGPASSWORD", "DB_PASSWORD", "REDIS_PASSWORD")
 
 
-def url_passwords(url: str) -> set[str]:
-    """The passwords inside a URL or libpq key=value string, raw and percent-decoded."""
-    return passwords_in(url)
-
-
 def _secrets_in(key: str, value: str | None) -> set[str]:
     """The secrets a secret setting's value holds: all of it, or the passwords inside it."""
     if not value:
         return set()
-    return {value} if key in WHOLE_SECRET_KEYS else url_passwords(value)
+    return {value} if key in WHOLE_SECRET_KEYS else passwords_in(value)
 
 
 def secrets_from_environ(environ: Mapping[str, str]) -> set[str]:

@@ -12,7 +12,8 @@ from brewd.adapters.logs import register_secrets, setup_logging
 from brewd.cli.check_config import render
 from brewd.cli.settings import load, load_explained
 from brewd.core.config import SECRET_KEYS, WHOLE_SECRET_KEYS, LoggingConfig, env_name
-from brewd.core.redact import Redactor, secret_values, secrets_from_environ, url_passwords
+from brewd.core.masking import passwords_in
+from brewd.core.redact import Redactor, secret_values, secrets_from_environ
 
 pytestmark = pytest.mark.usefixtures("fresh_loguru")
 
@@ -34,8 +35,8 @@ KEY = "sk-ant-api03-abcdefghijklmnop"
         ("", set()),
     ],
 )
-def test_url_passwords(url: str, expected: set[str]) -> None:
-    assert url_passwords(url) == expected
+def test_passwords_in(url: str, expected: set[str]) -> None:
+    assert passwords_in(url) == expected
 
 
 def test_secrets_from_environ() -> None:
