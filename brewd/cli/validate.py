@@ -122,11 +122,7 @@ def _check_endpoints(config: Config) -> None:
         _fail("proactive.model", config.proactive.model, "must not be empty")
     base = config.proactive.base_url
     if base is not None and urlsplit(base).scheme not in ("http", "https"):
-        _fail(
-            "proactive.base_url",
-            masked("proactive.base_url", base),
-            "expected an http:// or https:// URL",
-        )
+        _fail("proactive.base_url", base, "expected an http:// or https:// URL")
 
 
 def _positive(key: str, value: float) -> None:
@@ -144,4 +140,5 @@ def _check_cluster_url(url: str) -> None:
 
 
 def _fail(key: str, value: Any, problem: str) -> None:
-    raise ConfigError(f"{key} = {value!r}: {problem}")
+    # Masked here, whatever the caller passed: a secret setting never reaches the message.
+    raise ConfigError(f"{key} = {masked(key, repr(value))}: {problem}")

@@ -217,3 +217,17 @@ def test_a_reload_names_the_settings_bound_at_start() -> None:
         "logging.dir",
         "proactive.model",
     ]
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"ANTHROPIC_BASE_URL": "ftp://u:hunter22@proxy"},
+        {"REDIS_URL": "http://:hunter22@cache:6379/0"},
+        {"DATABASE_URL": "postgresql://u:hunter22@db:5432/brewd?sslmode=nonsense x"},
+    ],
+)
+def test_a_refused_secret_setting_is_masked_in_the_error(environ: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load(None, environ)
+    assert "hunter22" not in str(refused.value)
