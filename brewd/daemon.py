@@ -3,7 +3,6 @@ turn signals into actions, and shut down in order."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import socket
@@ -25,6 +24,7 @@ from brewd.control.service import SchedulerControl
 from brewd.core.clock import Clock, SystemClock
 from brewd.core.config import Config
 from brewd.core.errors import ConfigError
+from brewd.core.exits import EX_OK, EX_SOFTWARE
 from brewd.jobs import ALL_JOBS, Job
 from brewd.loop.scheduler import Scheduler
 
@@ -33,20 +33,33 @@ from brewd.loop.scheduler import Scheduler
 # arrived and tells the loop (the supervisor `SignalReceiver` idea, without async handlers).
 # SIGUSR1 is internal: the loop thread raises it if it ever ends on its own.
 HANDLED_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
-EX_OK = 0
-EX_SOFTWARE = 70
-# Settings a reload cannot change (they are bound at start); a reload says so in the log.
-RESTART_ONLY = ("database", "redis", "control", "http", "scheduler.workers")
+# Settings a reload cannot change (bound at start: the pool, the Redis client, the sockets, the
+# thread pool, the log files, the Claude client); a reload says so in the log.
+RESTART_ONLY = (
+    "database",
+    "redis",
+    "control",
+    "http",
+    "scheduler.workers",
+    "logging.dir",
+    "proactive.api_key",
+    "proactive.base_url",
+    "proactive.model",
+    "proactive.max_tokens",
+    "proactive.timeout",
+    "proactive.max_retries",
+)
 
 
-def run_daemon(config: Config, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    """`brewd run`: the daemon in the foreground until SIGTERM or SIGINT."""
-    from brewd.cli.brewd import load_config
-
+def run_daemon(
+    config: Config, environ: Mapping[str, str], *, load_config: Callable[[], Config]
+) -> int:
+    """`brewd run`: the daemon in the foreground until SIGTERM or SIGINT. `load_config` reads
+    the configuration again from the same sources (file, environment, flags) on SIGHUP."""
     require_systemd_support(environ)
     setup_logging(config.logging, environ)
     register_secrets(config)
-    daemon = Daemon(config, environ, reload_config=lambda: load_config(args, environ))
+    daemon = Daemon(config, environ, reload_config=load_config)
     return daemon.run()
 
 
@@ -153,7 +166,7 @@ class Daemon:
                 "reload rejected, keeping the old configuration: {}", exc
             )
         else:
-            for key in _restart_only_changes(self.config, new):
+            for key in restart_only_changes(self.config, new):
                 logger.bind(event="config_needs_restart").warning(
                     "{} changed: takes effect after a restart", key
                 )
@@ -190,7 +203,7 @@ class Daemon:
         self.db.close(timeout=5.0)
 
 
-def _restart_only_changes(old: Config, new: Config) -> list[str]:
+def restart_only_changes(old: Config, new: Config) -> list[str]:
     changed = []
     for key in RESTART_ONLY:
         section, _, field = key.partition(".")

@@ -10,23 +10,10 @@ from typing import NoReturn
 
 from brewd import __version__
 from brewd.cli.settings import Loaded, load_explained
-from brewd.core.config import Config
+from brewd.core.config import DEFAULT_CONFIG_PATH, Config
 from brewd.core.errors import BrewdError, ConfigError, UsageError
+from brewd.core.exits import EX_OK, EX_USAGE, MEANING
 from brewd.core.masking import mask_secrets
-
-# sysexits.h codes, so that systemd and scripts can tell failures apart. Errors carry their
-# own (BrewdError.exit_code, brewd/core/errors.py): 65 data, 67 missing database or role, 68 host
-# unresolvable, 69 unreachable, 77 authentication failed.
-EX_OK = 0
-EX_USAGE = 64
-EX_DATAERR = 65  # the database answered, but its schema or data cannot be accepted
-EX_NOUSER = 67  # the database or the role does not exist
-EX_NOHOST = 68  # the database host name does not resolve
-EX_UNAVAILABLE = 69  # the database does not answer, or the control socket is taken
-EX_SOFTWARE = 70
-EX_CANTCREAT = 73  # the control socket cannot be created
-EX_NOPERM = 77  # authentication failed
-EX_CONFIG = 78  # systemd's RestartPreventExitStatus=78: a bad config must not restart-loop
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,12 +38,7 @@ def _plan_hours(text: str) -> int:
     return int(text)
 
 
-EPILOG = (
-    "Exit status: 0 ok, 64 usage, 65 data conflict or a database that cannot be adopted, "
-    "67 missing database or role, 68 database host unresolvable, 69 unavailable (database "
-    "down, socket taken), 70 internal error, 73 cannot create the control socket, "
-    "77 authentication failed, 78 bad configuration."
-)
+EPILOG = "Exit status: " + ", ".join(f"{code} {text}" for code, text in MEANING.items()) + "."
 
 Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
 
@@ -129,7 +111,7 @@ def _common_options() -> _Parser:
     common.add_argument(
         "--config",
         metavar="PATH",
-        help="configuration file (env BREWD_CONFIG; default /etc/brewd/brewd.toml)",
+        help=f"configuration file (env BREWD_CONFIG; default {DEFAULT_CONFIG_PATH})",
     )
     common.add_argument(
         "--log-level",
@@ -209,7 +191,7 @@ def _cmd_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     config = load_config(args, environ)  # first: a bad configuration exits before heavy imports
     from brewd.daemon import run_daemon
 
-    return run_daemon(config, args, environ)
+    return run_daemon(config, environ, load_config=lambda: load_config(args, environ))
 
 
 def _cmd_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -221,7 +203,13 @@ def _cmd_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 def _cmd_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from brewd.demo.command import run_demo
 
-    return run_demo(args, environ)
+    # The demo reads the configuration from its own environment (its servers' URLs added);
+    # a log level given by flag or LOG_LEVEL keeps the demo's log as loud as asked.
+    return run_demo(
+        environ,
+        load_config=lambda env: load_config(args, env),
+        loud=bool(args.log_level or environ.get("LOG_LEVEL")),
+    )
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -229,14 +217,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     func: Command = args.func
     try:
         return func(args, os.environ if environ is None else environ)
-    except ConfigError as exc:
-        print(f"brewd: configuration error: {exc}", file=sys.stderr)
-        return EX_CONFIG
-    except UsageError as exc:
-        print(f"brewd: usage error: {exc}", file=sys.stderr)
-        return EX_USAGE
-    except BrewdError as exc:  # one line with the cause; the status says which kind
-        print(f"brewd: {exc}", file=sys.stderr)
+    except BrewdError as exc:  # one line with the cause; its sysexits status says which kind
+        print(f"brewd: {_kind(exc)}{exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _kind(exc: BrewdError) -> str:
+    """What the one line starts with, for the errors whose message does not say it itself."""
+    if isinstance(exc, ConfigError):
+        return "configuration error: "
+    if isinstance(exc, UsageError):
+        return "usage error: "
+    return ""

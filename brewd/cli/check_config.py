@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 from brewd.cli.legacy_env import LIBPQ_VARIABLES
 from brewd.cli.settings import Loaded
-from brewd.core.config import effective_values
+from brewd.core.config import WHOLE_SECRET_KEYS, Config, masked, setting, setting_fields
 
 # libpq reads these itself when database.url leaves a parameter out.
 LIBPQ_ENVIRONMENT = (*LIBPQ_VARIABLES.values(), "PGPASSWORD", "PGPASSFILE", "PGSERVICE")
@@ -33,3 +35,21 @@ def origin(key: str, origins: Mapping[str, str], environ: Mapping[str, str]) -> 
         given = f" ({', '.join(used)} set)" if used else ""
         return f"default: libpq's PG* variables{given} and defaults"
     return "default"
+
+
+def effective_values(config: Config) -> list[tuple[str, str]]:
+    """Every setting as `section.key`, `value`, secrets masked."""
+    rows = [(key, _display(key, setting(config, key))) for key, _ in setting_fields()]
+    for job, settings in config.jobs.items():
+        for f in dataclasses.fields(settings):
+            key = f"jobs.{job}.{f.name}"
+            rows.append((key, _display(key, getattr(settings, f.name))))
+    return rows
+
+
+def _display(key: str, value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    if key in WHOLE_SECRET_KEYS:
+        return masked(key, str(value)) + " (set)"
+    return masked(key, str(value).lower() if isinstance(value, bool) else str(value))

@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from brewd.core.cron import Cron
+
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -61,9 +63,14 @@ def _str(value: Any, key: str) -> str:
     return value
 
 
+def _cron(value: Any, key: str) -> Cron:
+    return Cron(_str(value, key))
+
+
 COERCE: Mapping[str, Callable[[Any, str], Any]] = {
     "bool": _bool,
     "int": _int,
     "float": _seconds,
     "str": _str,
+    "Cron": _cron,
 }

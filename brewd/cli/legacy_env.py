@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+from brewd.core.config import RedisConfig
 from brewd.core.errors import ConfigError
 
 # winston's npm levels, each mapped to the nearest loguru level. `http` shows what `info` shows:
@@ -51,8 +52,10 @@ ORIGINAL_DB_DEFAULTS: Mapping[str, str] = {
     "user": "postgres",
 }
 REDIS_VARIABLES = ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD")
-REDIS_DEFAULT_HOST = "127.0.0.1"  # as brewd's default redis.url
-REDIS_DEFAULT_PORT = "6379"
+# REDIS_HOST or REDIS_PORT alone: the other part as in brewd's default redis.url.
+_DEFAULT_REDIS = urlsplit(RedisConfig().url)
+REDIS_DEFAULT_HOST = str(_DEFAULT_REDIS.hostname)
+REDIS_DEFAULT_PORT = str(_DEFAULT_REDIS.port)
 
 
 @dataclass(frozen=True)

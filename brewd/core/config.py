@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from brewd.core.masking import mask_secrets
+from brewd.core.cron import Cron
+from brewd.core.masking import MASK, mask_secrets
 
 DEFAULT_CONFIG_PATH = "/etc/brewd/brewd.toml"
 
@@ -36,8 +37,11 @@ LEGACY_ENV: Mapping[str, str] = {
 LOG_LEVELS = ("trace", "debug", "info", "success", "warning", "error", "critical")
 
 
-def _secret(default: str | None = None) -> Any:
-    return field(default=default, repr=False, metadata={"secret": True})
+def _secret(default: str | None = None, *, whole: bool = False) -> Any:
+    """A setting that holds a secret: `whole`, the value is one (an API key); otherwise it may
+    hold a password inside (a URL or a libpq connection string). This mark is the only list of
+    secret settings: SECRET_KEYS, masked(), the log redactor and check-config read it."""
+    return field(default=default, repr=False, metadata={"secret": True, "whole": whole})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,7 +115,7 @@ class AnalyticsConfig:
 @dataclass(frozen=True, kw_only=True)
 class ProactiveConfig:
     enabled: bool = False
-    api_key: str | None = _secret()
+    api_key: str | None = _secret(whole=True)
     base_url: str | None = _secret()  # may hold user:password@
     model: str = "claude-haiku-4-5"
     max_tokens: int = 150
@@ -129,13 +133,13 @@ class ProactiveConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class JobConfig:
-    schedule: str
+    schedule: Cron  # parsed and checked when the configuration is loaded
     timeout: float = 10 * 60.0
     enabled: bool = True
 
 
 def default_jobs() -> dict[str, JobConfig]:
-    return {name: JobConfig(schedule=cron) for name, cron in JOB_DEFAULTS.items()}
+    return {name: JobConfig(schedule=Cron(cron)) for name, cron in JOB_DEFAULTS.items()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,55 +162,45 @@ class Config:
         return ZoneInfo(self.scheduler.timezone)
 
 
-SECTIONS: Mapping[str, type[Any]] = {
-    "database": DatabaseConfig,
-    "redis": RedisConfig,
-    "scheduler": SchedulerConfig,
-    "history": HistoryConfig,
-    "control": ControlConfig,
-    "http": HttpConfig,
-    "logging": LoggingConfig,
-    "pokes": PokesConfig,
-    "analytics": AnalyticsConfig,
-    "proactive": ProactiveConfig,
-}
+# The sections (`[database]`, ...) by name, read from Config's fields: a section added there is
+# known to the loader, check-config and the docs test at once.
+def _sections(defaults: Config) -> dict[str, type[Any]]:
+    return {
+        f.name: type(getattr(defaults, f.name))
+        for f in dataclasses.fields(Config)
+        if f.name not in ("jobs", "source")
+    }
 
 
-# Settings that are, or may hold, a secret: a password in a URL or key=value string, a key.
-SECRET_KEYS = frozenset({"database.url", "redis.url", "proactive.api_key", "proactive.base_url"})
+SECTIONS: Mapping[str, type[Any]] = _sections(Config())
 
 
-def is_secret(key: str) -> bool:
-    return key in SECRET_KEYS
+def setting_fields() -> Iterator[tuple[str, dataclasses.Field[Any]]]:
+    """Every section setting as (`section.key`, its dataclass field), in declaration order."""
+    for section, kind in SECTIONS.items():
+        for f in dataclasses.fields(kind):
+            yield f"{section}.{f.name}", f
 
 
-def mask_url(url: str) -> str:
-    """The URL or libpq key=value string with every password replaced by ***."""
-    return mask_secrets(url)
+def setting(config: Config, key: str) -> Any:
+    """The value of the section setting `section.key`."""
+    section, _, name = key.partition(".")
+    return getattr(getattr(config, section), name)
 
 
-def effective_values(config: Config) -> list[tuple[str, str]]:
-    """Every setting as `section.key`, `value` for check-config, secrets masked."""
-    rows: list[tuple[str, str]] = []
-    for section in SECTIONS:
-        for f in dataclasses.fields(getattr(config, section)):
-            rows.append(
-                (
-                    f"{section}.{f.name}",
-                    _display(f"{section}.{f.name}", getattr(getattr(config, section), f.name)),
-                )
-            )
-    for job, settings in config.jobs.items():
-        for f in dataclasses.fields(settings):
-            rows.append((f"jobs.{job}.{f.name}", _display("", getattr(settings, f.name))))
-    return rows
+def env_name(key: str) -> str:
+    """The environment variable of a setting: BREWD_<SECTION>_<KEY> (jobs.NAME.key too)."""
+    return "BREWD_" + key.replace(".", "_").upper()
 
 
-def _display(key: str, value: Any) -> str:
-    if value is None:
-        return "(unset)"
-    if key == "proactive.api_key":
-        return "*** (set)"
-    if key in SECRET_KEYS:
-        return mask_url(str(value))
-    return str(value).lower() if isinstance(value, bool) else str(value)
+# Settings that are, or may hold, a secret: read from the fields' metadata (see _secret).
+SECRET_KEYS = frozenset(key for key, f in setting_fields() if f.metadata.get("secret"))
+WHOLE_SECRET_KEYS = frozenset(key for key, f in setting_fields() if f.metadata.get("whole"))
+
+
+def masked(key: str, text: str) -> str:
+    """A setting's value as it may be shown: a whole secret as ***, the passwords inside a
+    secret URL or connection string as ***, any other setting unchanged."""
+    if key in WHOLE_SECRET_KEYS:
+        return MASK
+    return mask_secrets(text) if key in SECRET_KEYS else text

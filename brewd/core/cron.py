@@ -7,7 +7,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice, takewhile
 from zoneinfo import ZoneInfo
 
@@ -26,30 +26,63 @@ _SCAN_STEP = timedelta(hours=6)  # tzdata 2024-2040 keeps every offset >= 6 days
 
 
 @dataclass(frozen=True)
-class CronSpec:
-    """A five-field cron expression read in a time zone."""
+class Cron:
+    """A standard five-field cron expression, parsed and checked once: the configuration holds
+    a job's schedule as a Cron from the moment it is loaded. ValueError names the problem."""
 
     expression: str
-    tz: ZoneInfo
     _sim: CronSim = field(init=False, repr=False, compare=False)
     _day_seconds: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.expression.split()) != 5:
-            raise ConfigError(f"cron expression {self.expression!r}: expected five fields")
+            raise ValueError('expected a five-field cron expression such as "*/5 * * * *"')
         try:
             sim = CronSim(self.expression, datetime(2000, 1, 1))
         except (CronSimError, ValueError) as exc:
-            raise ConfigError(f"cron expression {self.expression!r}: {exc}") from exc
+            raise ValueError(f"invalid cron expression ({exc})") from None
         seconds = sorted(h * 3600 + m * 60 for h in sim.hours for m in sim.minutes)
         object.__setattr__(self, "_sim", sim)
         object.__setattr__(self, "_day_seconds", tuple(seconds))
+
+    def __str__(self) -> str:
+        return self.expression
 
     @property
     def fixed_time(self) -> bool:
         """Debian cron's rule: neither the minute nor the hour field starts with '*'."""
         minute, hour = self.expression.split()[:2]
         return not minute.startswith("*") and not hour.startswith("*")
+
+    @property
+    def day_seconds(self) -> tuple[int, ...]:
+        """The seconds after midnight of the day's matching wall times, ascending."""
+        return self._day_seconds
+
+    def matches_day(self, day: date) -> bool:
+        """Whether the month, day-of-month and day-of-week fields accept `day`."""
+        return day.month in self._sim.months and self._sim.match_day(day)
+
+    def walk(self, start: datetime) -> Iterator[datetime]:
+        """cronsim's walk of the matching times after `start` (naive or aware). cronsim starts a
+        walk only by building one from the text, which was checked in __post_init__."""
+        return CronSim(self.expression, start)
+
+
+@dataclass(frozen=True)
+class CronSpec:
+    """A job's cron expression read in the scheduler's time zone."""
+
+    cron: Cron
+    tz: ZoneInfo
+
+    @property
+    def expression(self) -> str:
+        return self.cron.expression
+
+    @property
+    def fixed_time(self) -> bool:
+        return self.cron.fixed_time
 
 
 def _offset(tz: ZoneInfo, at: datetime) -> timedelta:
@@ -85,7 +118,7 @@ def _fixed_slots(spec: CronSpec, after: datetime) -> Iterator[datetime]:
     # cronsim walks local wall time for fixed-time 5-field expressions: once per local day, a
     # slot in a gap moves to the first valid minute after it, a slot in a fold takes fold=0.
     last = after
-    for found in CronSim(spec.expression, after.astimezone(spec.tz)):
+    for found in spec.cron.walk(after.astimezone(spec.tz)):
         slot = found.astimezone(UTC)
         if slot > last:  # `after` inside a fold, or gap slots collapsing onto one instant
             yield slot
@@ -101,7 +134,7 @@ def _elapsed_slots(spec: CronSpec, after: datetime) -> Iterator[datetime]:
         off = _offset(spec.tz, start)
         wall = _naive(start, off) - (_MICRO if inclusive else timedelta(0))
         prev = start
-        for found in CronSim(spec.expression, wall):
+        for found in spec.cron.walk(wall):
             slot = (found - off).replace(tzinfo=UTC)
             change = _first_change(spec.tz, off, prev, slot)
             if change is not None:
@@ -175,10 +208,12 @@ def _count_plain(spec: CronSpec, after: datetime, until: datetime) -> int:
     first = day = low.replace(hour=0, minute=0, second=0, microsecond=0)
     total = 0
     while day <= high:
-        if day.month in spec._sim.months and spec._sim.match_day(day.date()):
+        if spec.cron.matches_day(day.date()):
             lo = (low - day).total_seconds() if day == first else -1.0
             hi = (high - day).total_seconds() if day + _DAY > high else 86_400.0
-            total += bisect_right(spec._day_seconds, hi) - bisect_right(spec._day_seconds, lo)
+            total += bisect_right(spec.cron.day_seconds, hi) - bisect_right(
+                spec.cron.day_seconds, lo
+            )
         day += _DAY
     return total
 
@@ -296,5 +331,5 @@ def _gap(tz: ZoneInfo, change: datetime) -> tuple[datetime, datetime] | None:
 
 def _gap_walls(spec: CronSpec, start: datetime, end: datetime) -> list[str]:
     """The expression's wall times ('02:30') in the naive interval [start, end)."""
-    walls = takewhile(end.__gt__, CronSim(spec.expression, start - _MICRO))
+    walls = takewhile(end.__gt__, spec.cron.walk(start - _MICRO))
     return [f"{wall:%H:%M}" for wall in walls]

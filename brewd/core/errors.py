@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from brewd.core.exits import (
+    EX_CANTCREAT,
+    EX_CONFIG,
+    EX_DATAERR,
+    EX_NOHOST,
+    EX_NOPERM,
+    EX_NOUSER,
+    EX_SOFTWARE,
+    EX_UNAVAILABLE,
+    EX_USAGE,
+)
+
 
 class BrewdError(Exception):
     """brewd failed."""
 
-    exit_code = 70  # EX_SOFTWARE; subclasses name the sysexits code of their kind
+    exit_code = EX_SOFTWARE  # subclasses name the sysexits code of their kind (core/exits.py)
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or "").strip())
@@ -15,71 +27,69 @@ class BrewdError(Exception):
 class ConfigError(BrewdError):
     """The configuration is invalid."""
 
-    exit_code = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops a restart loop
+    exit_code = EX_CONFIG  # systemd's RestartPreventExitStatus=78 stops a restart loop
 
 
 class UsageError(BrewdError):
     """The command line is wrong."""
 
-    exit_code = 64  # EX_USAGE
+    exit_code = EX_USAGE
 
 
 class ControlSocketError(BrewdError):
     """The control socket cannot be created."""
 
-    exit_code = 73  # EX_CANTCREAT: a path, directory or permission problem an operator fixes
+    exit_code = EX_CANTCREAT  # a path, directory or permission problem an operator fixes
 
 
 class ControlSocketInUse(BrewdError):
     """Another brewd already listens on the control socket."""
 
-    exit_code = 69  # EX_UNAVAILABLE: the path is taken by a live daemon
+    exit_code = EX_UNAVAILABLE  # the path is taken by a live daemon
 
 
 class DatabaseError(BrewdError):
     """The database failed."""
 
-    exit_code = 65  # EX_DATAERR: the server answered but refused the data or the schema
+    exit_code = EX_DATAERR  # the server answered but refused the data or the schema
 
 
 class TransientDatabaseError(DatabaseError):
     """The database failed in a way a retry may fix (connection lost, serialization, deadlock)."""
 
-    exit_code = 69  # EX_UNAVAILABLE: the server is busy or gone, the data is not at fault
+    exit_code = EX_UNAVAILABLE  # the server is busy or gone, the data is not at fault
 
 
 class DatabaseUnavailable(TransientDatabaseError):
     """The database cannot be reached."""
 
-    exit_code = 69  # EX_UNAVAILABLE: refused, timed out, not answering
+    exit_code = EX_UNAVAILABLE  # refused, timed out, not answering
     permanent = False  # True: retrying cannot help until someone fixes the configuration
 
 
 class DatabaseAuthFailed(DatabaseUnavailable):
     """PostgreSQL refused the credentials (wrong password, or no pg_hba.conf entry)."""
 
-    exit_code = 77  # EX_NOPERM
+    exit_code = EX_NOPERM
     permanent = True
 
 
 class DatabaseMissing(DatabaseUnavailable):
     """The database or the role named in the configuration does not exist."""
 
-    exit_code = 67  # EX_NOUSER
+    exit_code = EX_NOUSER
     permanent = True
 
 
 class DatabaseHostUnknown(DatabaseUnavailable):
     """The database host name does not resolve."""
 
-    exit_code = 68  # EX_NOHOST
+    exit_code = EX_NOHOST
     permanent = True
 
 
 class DataError(DatabaseError):
     """The database answered, but its schema or data cannot be accepted (sysexits EX_DATAERR)."""
-
-    exit_code = 65
 
 
 class CannotAdopt(DataError):

@@ -5,50 +5,49 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from brewd.core.config import Config
+from brewd.core.config import (
+    LEGACY_ENV,
+    SECRET_KEYS,
+    WHOLE_SECRET_KEYS,
+    Config,
+    env_name,
+    setting,
+)
 from brewd.core.masking import MASK, passwords_in
 
 # Masking a very short value would shred unrelated words in every line; no real password or
 # API key is this short.
 MIN_SECRET_LENGTH = 4
-# Environment variables that are secrets whole (the original's DB_PASSWORD and CLAUDE_API_KEY
-# included: an environment file written for it may still hold them).
-SECRET_VARIABLES = (
-    "ANTHROPIC_API_KEY",
-    "CLAUDE_API_KEY",
-    "PGPASSWORD",
-    "DB_PASSWORD",
-    "REDIS_PASSWORD",
-)
-# Variables whose value is a connection string or URL that may hold a password.
-DSN_VARIABLES = ("DATABASE_URL", "REDIS_URL", "ANTHROPIC_BASE_URL", "BREWD_PROACTIVE_BASE_URL")
+# Variables that are secrets whole but no setting: the original's DB_PASSWORD and
+# CLAUDE_API_KEY (an environment file written for it may still hold them), libpq's and Redis's
+# passwords.
+OTHER_SECRET_VARIABLES = ("CLAUDE_API_KEY", "PGPASSWORD", "DB_PASSWORD", "REDIS_PASSWORD")
 
 
-def url_passwords(url: str) -> set[str]:
-    """The passwords inside a URL or libpq key=value string, raw and percent-decoded."""
-    return passwords_in(url)
+def _secrets_in(key: str, value: str | None) -> set[str]:
+    """The secrets a secret setting's value holds: all of it, or the passwords inside it."""
+    if not value:
+        return set()
+    return {value} if key in WHOLE_SECRET_KEYS else passwords_in(value)
 
 
 def secrets_from_environ(environ: Mapping[str, str]) -> set[str]:
-    """Secrets the environment holds: passwords in the URLs, API keys, the password variables."""
+    """Secrets the environment holds: in every variable of a secret setting (BREWD_* and the
+    original's names), and the password variables that are no setting."""
     found: set[str] = set()
-    for name in (*DSN_VARIABLES, "BREWD_DATABASE_URL", "BREWD_REDIS_URL"):
-        found |= url_passwords(environ.get(name, ""))
-    for name in (*SECRET_VARIABLES, "BREWD_PROACTIVE_API_KEY"):
-        if environ.get(name):
-            found.add(environ[name])
+    for key in SECRET_KEYS:
+        legacy = [name for name, target in LEGACY_ENV.items() if target == key]
+        for name in (env_name(key), *legacy):
+            found |= _secrets_in(key, environ.get(name))
+    found.update(environ[name] for name in OTHER_SECRET_VARIABLES if environ.get(name))
     return found
 
 
 def secret_values(config: Config) -> set[str]:
     """Secrets the configuration holds (from any source: file, environment, flags)."""
     found: set[str] = set()
-    if config.database.url:
-        found |= url_passwords(config.database.url)
-    found |= url_passwords(config.redis.url)
-    found |= url_passwords(config.proactive.base_url or "")
-    if config.proactive.api_key:
-        found.add(config.proactive.api_key)
+    for key in SECRET_KEYS:
+        found |= _secrets_in(key, setting(config, key))
     return found
 
 

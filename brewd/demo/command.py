@@ -8,7 +8,6 @@ would run them, so each run is recorded in job_runs.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import grp
 import os
@@ -16,19 +15,15 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
-
 from brewd.adapters.logs import register_secrets, set_level, setup_logging
-from brewd.adapters.pg import wrap_errors
-from brewd.cli.brewd import load_config
+from brewd.adapters.pg import connect_once, wrap_errors
 from brewd.core.clock import SystemClock
 from brewd.core.config import Config
 from brewd.daemon import HANDLED_SIGNALS, Daemon
@@ -49,17 +44,22 @@ def say(line: str = "") -> None:
     print(line, flush=True)
 
 
-def run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+# The configuration read from an environment (the command line's flags applied on top).
+LoadConfig = Callable[[Mapping[str, str]], Config]
+
+
+def run_demo(environ: Mapping[str, str], *, load_config: LoadConfig, loud: bool) -> int:
+    """The demo; `loud`: keep the configured log level (otherwise warnings only until the
+    jobs have run once)."""
     with ExitStack() as stack:
         servers = _servers(environ, stack)
         env = _demo_environ(environ, servers, stack)
-        config = load_config(args, env)
-        loud = bool(args.log_level or environ.get("LOG_LEVEL"))
+        config = load_config(env)
         quiet = config.logging if loud else dataclasses.replace(config.logging, level="warning")
         setup_logging(quiet, env)
         register_secrets(config)
         _prepare_database(config)
-        return _run_daemon(config, args, env)
+        return _run_daemon(config, lambda: load_config(env), env)
     raise AssertionError("unreachable")  # ExitStack does not swallow exceptions
 
 
@@ -94,16 +94,8 @@ def _demo_environ(
 
 
 def _prepare_database(config: Config) -> None:
-    timeout = max(1, int(config.database.connect_timeout))
-    with (
-        wrap_errors(),
-        psycopg.connect(
-            config.database.url or "",
-            autocommit=True,
-            row_factory=dict_row,
-            connect_timeout=timeout,
-        ) as conn,
-    ):
+    with wrap_errors(), connect_once(config.database, application_name="brewd-demo") as conn:
+        conn.autocommit = True
         applied = migrate.apply(conn)
         say(f"Schema ready ({', '.join(applied) if applied else 'already up to date'}).")
         zones = len(worldgen.ZONES)
@@ -121,14 +113,14 @@ def _prepare_database(config: Config) -> None:
     say(world_summary(stats))
 
 
-def _run_daemon(config: Config, args: argparse.Namespace, env: dict[str, str]) -> int:
+def _run_daemon(config: Config, reload_config: Callable[[], Config], env: dict[str, str]) -> int:
     # As Daemon.run does, and before any thread exists, so that every thread inherits the mask
     # and a Ctrl-C from now on reaches the daemon's orderly shutdown.
     signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
     daemon = Daemon(
         config,
         env,
-        reload_config=lambda: load_config(args, env),
+        reload_config=reload_config,
         # Printed once the socket listens, so whoever reads the path can use it at once.
         on_ready=lambda: _say_how_to_try(config.control.socket),
         # A hangup means the terminal closed: left running, the demo and its servers would

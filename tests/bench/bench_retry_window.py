@@ -27,6 +27,7 @@ from brewd.adapters.cache import make_client
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
 from brewd.core.config import Config, DatabaseConfig, JobConfig, RedisConfig
+from brewd.core.cron import Cron
 from brewd.db import migrate
 from brewd.loop.scheduler import Scheduler
 from tests.helpers import FakeClock, wait_until
@@ -44,7 +45,7 @@ def measure(dsn: str, slots: int) -> list[dict[str, Any]]:
     config = Config(
         database=DatabaseConfig(url=dsn, pool_max_size=6),
         redis=RedisConfig(url=REDIS),
-        jobs=dict(Config().jobs) | {JOB: JobConfig(schedule="* * * * *")},
+        jobs=dict(Config().jobs) | {JOB: JobConfig(schedule=Cron("* * * * *"))},
     )
     db = Database(config.database)
     db.open(wait=True)

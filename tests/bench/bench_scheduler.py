@@ -29,6 +29,7 @@ from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
 from brewd.core.clock import SystemClock
 from brewd.core.config import Config, DatabaseConfig, JobConfig, RedisConfig, SchedulerConfig
+from brewd.core.cron import Cron
 from brewd.db import migrate
 from brewd.jobs.base import JobContext, JobResult
 from brewd.loop.scheduler import Scheduler
@@ -75,7 +76,7 @@ def measure_lag(dsn: str, minutes: int, count: int) -> list[float]:
         database=DatabaseConfig(url=dsn, pool_min_size=count + 2, pool_max_size=count + 4),
         redis=RedisConfig(url=REDIS),
         scheduler=SchedulerConfig(workers=8),
-        jobs={name: JobConfig(schedule="* * * * *") for name in names},
+        jobs={name: JobConfig(schedule=Cron("* * * * *")) for name in names},
     )
     db = Database(config.database)
     db.open(wait=True)

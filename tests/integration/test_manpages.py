@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from brewd.cli import brewctl as cli
-from brewd.cli import brewd as main
 from brewd.cli import glance as cli_glance
+from brewd.core import exits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,4 +57,4 @@ def test_exit_statuses_on_the_pages_are_the_ones_the_code_returns(pages: Path) -
     codes = {v for m in (cli, cli_glance) for k, v in vars(m).items() if k.startswith("EXIT_")}
     assert brewctl == codes
     brewd = _codes(_section((pages / "man8/brewd.8").read_text(), "EXIT STATUS"))
-    assert brewd == {v for k, v in vars(main).items() if k.startswith("EX_")}
+    assert brewd == {v for k, v in vars(exits).items() if k.startswith("EX_")}

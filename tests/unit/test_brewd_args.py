@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brewd.cli import brewd as brewd_main
+from brewd.core.exits import EX_USAGE
 
 
 @pytest.mark.parametrize(
@@ -16,7 +17,7 @@ from brewd.cli import brewd as brewd_main
 def test_usage_errors_exit_64(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         brewd_main.main(argv, environ={})
-    assert exit_info.value.code == brewd_main.EX_USAGE == 64
+    assert exit_info.value.code == EX_USAGE == 64
     assert "usage: brewd" in capsys.readouterr().err
 
 

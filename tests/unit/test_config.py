@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from brewd.cli.brewd import EX_CONFIG, main
+from brewd.cli.brewd import main
+from brewd.cli.check_config import effective_values
+from brewd.cli.client import DEFAULT_SOCKET
 from brewd.cli.settings import load
-from brewd.core.config import JOB_DEFAULTS, effective_values, mask_url
+from brewd.cli.validate import validate
+from brewd.core.config import JOB_DEFAULTS, Config, ControlConfig, RedisConfig
+from brewd.core.cron import Cron
 from brewd.core.errors import ConfigError
+from brewd.core.exits import EX_CONFIG
+from brewd.core.masking import mask_secrets
+from brewd.daemon import restart_only_changes
 
 NO_FILE = "/nonexistent/brewd.toml"
 
@@ -22,7 +30,7 @@ def write(tmp_path: Path, text: str) -> str:
 
 def test_defaults_match_the_spec() -> None:
     config = load_defaults()
-    assert {name: job.schedule for name, job in config.jobs.items()} == dict(JOB_DEFAULTS)
+    assert {name: str(job.schedule) for name, job in config.jobs.items()} == dict(JOB_DEFAULTS)
     assert config.scheduler.enabled is True
     assert config.proactive.enabled is False
     assert config.scheduler.timezone == "UTC"
@@ -31,11 +39,9 @@ def test_defaults_match_the_spec() -> None:
     assert all(job.timeout == 600 for job in config.jobs.values())
 
 
-def load_defaults():  # type: ignore[no-untyped-def]
-    from brewd.cli.settings import _build, _validate
-
-    config = _build({})
-    _validate(config)
+def load_defaults() -> Config:
+    config = Config()
+    validate(config)
     return config
 
 
@@ -50,9 +56,9 @@ def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:
     assert config.scheduler.timezone == "Europe/Paris"  # file
     assert config.scheduler.workers == 7  # flag beats env beats file
     assert config.logging.level == "debug"  # legacy env name
-    assert config.jobs["expirePokes"].schedule == "*/10 * * * *"
+    assert config.jobs["expirePokes"].schedule == Cron("*/10 * * * *")
     assert config.jobs["expirePokes"].timeout == 120.0
-    assert config.jobs["expireUsers"].schedule == "0 * * * *"  # untouched default
+    assert config.jobs["expireUsers"].schedule == Cron("0 * * * *")  # untouched default
     assert config.source == path
 
 
@@ -131,7 +137,7 @@ def test_secrets_never_shown(tmp_path: Path) -> None:
     shown = repr(config) + str(effective_values(config))
     for secret in ("hunter2", "redispass", "sk-ant-verysecret"):
         assert secret not in shown
-    assert mask_url(env["DATABASE_URL"]) == "postgresql://brewd:***@db:5432/brewd"
+    assert mask_secrets(env["DATABASE_URL"]) == "postgresql://brewd:***@db:5432/brewd"
 
 
 def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -186,3 +192,42 @@ def test_numbers_are_bounded_before_conversion(
 def test_an_infinite_duration_in_the_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at most ten years"):
         load(write(tmp_path, "[proactive]\ntimeout = inf\n"), {})
+
+
+def test_brewctl_default_socket_is_the_daemons() -> None:
+    # brewctl keeps its own copy so that its start-up does not import the configuration.
+    assert ControlConfig().socket == DEFAULT_SOCKET
+
+
+def test_the_original_redis_variables_default_to_brewds_redis_url() -> None:
+    # REDIS_PORT alone: the host (and the rest) as in the default redis.url.
+    assert load(None, {"REDIS_PORT": "6379"}).redis.url == RedisConfig().url
+
+
+def test_a_reload_names_the_settings_bound_at_start() -> None:
+    old = Config()
+    new = dataclasses.replace(
+        old,
+        logging=dataclasses.replace(old.logging, dir="/var/log/brewd", level="debug"),
+        proactive=dataclasses.replace(old.proactive, model="claude-x", daily_limit=5),
+        scheduler=dataclasses.replace(old.scheduler, workers=2, timezone="Asia/Tokyo"),
+    )
+    assert restart_only_changes(old, new) == [
+        "scheduler.workers",
+        "logging.dir",
+        "proactive.model",
+    ]
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"ANTHROPIC_BASE_URL": "ftp://u:hunter22@proxy"},
+        {"REDIS_URL": "http://:hunter22@cache:6379/0"},
+        {"DATABASE_URL": "postgresql://u:hunter22@db:5432/brewd?sslmode=nonsense x"},
+    ],
+)
+def test_a_refused_secret_setting_is_masked_in_the_error(environ: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load(None, environ)
+    assert "hunter22" not in str(refused.value)

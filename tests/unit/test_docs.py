@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -10,7 +11,18 @@ import pytest
 from brewd.adapters.metrics import Metrics
 from brewd.cli import brewctl as cli
 from brewd.cli import glance as cli_glance
-from brewd.core.config import JOB_DEFAULTS
+from brewd.cli.settings import load
+from brewd.core import exits
+from brewd.core.config import (
+    JOB_DEFAULTS,
+    LEGACY_ENV,
+    Config,
+    JobConfig,
+    env_name,
+    setting,
+    setting_fields,
+)
+from brewd.daemon import RESTART_ONLY
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -75,3 +87,45 @@ def test_metrics_page_lists_exactly_the_exported_metrics() -> None:
         suffix = "_total" if family.type == "counter" else ""
         exported.add(family.name + suffix)
     assert documented == exported
+
+
+def _job_setting(config: Config, key: str) -> object:
+    return getattr(config.jobs[next(iter(JOB_DEFAULTS))], key.rpartition(".")[2])
+
+
+def test_configuration_page_lists_every_setting_its_variables_and_its_default() -> None:
+    rows = _table_rows((DOCS / "configuration.md").read_text(), "| setting")
+    documented = {row[0].strip("`"): row for row in rows}
+    keys = [key for key, _ in setting_fields()]
+    keys += [f"jobs.<job>.{f.name}" for f in dataclasses.fields(JobConfig)]
+    assert sorted(documented) == sorted(keys), "a setting missing from the table, or one too many"
+    for key in keys:
+        _, variables, default, meaning = documented[key]
+        legacy = {name for name, target in LEGACY_ENV.items() if target == key}
+        assert set(re.findall(r"`([A-Z_<>]+)`", variables)) == {env_name(key)} | legacy, key
+        assert meaning, key
+        if key == "jobs.<job>.schedule":
+            continue  # each job's own default: test_jobs_page_states_each_default_schedule
+        get = _job_setting if key.startswith("jobs.") else setting
+        given = re.match(r"`([^`]*)`", default)
+        if given is None:
+            assert default == "unset", key
+            assert get(Config(), key) is None, key
+            continue
+        # The documented default, read as an operator's value would be, is the built-in one.
+        variable = env_name(key).replace("<JOB>", next(iter(JOB_DEFAULTS)).upper())
+        assert get(load(None, {variable: given.group(1)}), key) == get(Config(), key), key
+
+
+def test_configuration_page_names_the_settings_a_reload_cannot_change() -> None:
+    text = (DOCS / "configuration.md").read_text()
+    paragraph = text[text.index("`systemctl reload brewd` (SIGHUP)") :].split("\n\n")[0]
+    named = set(re.findall(r"`([a-z_]+(?:\.[a-z_]+)?)`", paragraph))
+    assert named == set(RESTART_ONLY)
+
+
+def test_brewd_exit_status_table_matches_the_code() -> None:
+    rows = _table_rows((DOCS / "configuration.md").read_text(), "| exit status")
+    documented = {int(code) for code, *_ in rows}
+    assert documented == {v for k, v in vars(exits).items() if k.startswith("EX_")}
+    assert documented == set(exits.MEANING)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from brewd.cli.brewd import EX_CONFIG, main
+from brewd.cli.brewd import main
 from brewd.cli.settings import load, load_explained
 from brewd.core.errors import ConfigError
+from brewd.core.exits import EX_CONFIG
 
 # An environment file as an operator of the original keeps it: the variables its .env.example
 # documents (at ad1038d), filled in; DATABASE_URL deleted, since the original never read it.

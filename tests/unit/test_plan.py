@@ -9,12 +9,13 @@ import pytest
 
 from brewd.cli.plan import print_plan
 from brewd.core.config import Config, JobConfig, SchedulerConfig, default_jobs
+from brewd.core.cron import Cron
 
 
 def paris_config() -> Config:
     jobs = default_jobs()
-    jobs["proactiveMessages"] = JobConfig(schedule="*/2 * * * *", enabled=False)
-    jobs["nightly"] = JobConfig(schedule="30 2 * * *")
+    jobs["proactiveMessages"] = JobConfig(schedule=Cron("*/2 * * * *"), enabled=False)
+    jobs["nightly"] = JobConfig(schedule=Cron("30 2 * * *"))
     return Config(scheduler=SchedulerConfig(timezone="Europe/Paris"), jobs=jobs)
 
 

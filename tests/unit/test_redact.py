@@ -9,9 +9,11 @@ import pytest
 from loguru import logger
 
 from brewd.adapters.logs import register_secrets, setup_logging
-from brewd.cli.settings import load
-from brewd.core.config import LoggingConfig
-from brewd.core.redact import Redactor, secret_values, secrets_from_environ, url_passwords
+from brewd.cli.check_config import render
+from brewd.cli.settings import load, load_explained
+from brewd.core.config import SECRET_KEYS, WHOLE_SECRET_KEYS, LoggingConfig, env_name
+from brewd.core.masking import passwords_in
+from brewd.core.redact import Redactor, secret_values, secrets_from_environ
 
 pytestmark = pytest.mark.usefixtures("fresh_loguru")
 
@@ -33,8 +35,8 @@ KEY = "sk-ant-api03-abcdefghijklmnop"
         ("", set()),
     ],
 )
-def test_url_passwords(url: str, expected: set[str]) -> None:
-    assert url_passwords(url) == expected
+def test_passwords_in(url: str, expected: set[str]) -> None:
+    assert passwords_in(url) == expected
 
 
 def test_secrets_from_environ() -> None:
@@ -113,3 +115,27 @@ def test_unmasked_exceptions_are_left_alone(capfd: pytest.CaptureFixture[str]) -
     except KeyError:
         logger.exception("lookup failed")
     assert "KeyError: 'nothing secret'" in capfd.readouterr().err
+
+
+def test_the_secret_settings_are_the_fields_marked_secret() -> None:
+    # The field metadata is the one list: losing the mark on one of these would unmask it.
+    assert {"database.url", "redis.url", "proactive.api_key", "proactive.base_url"} == SECRET_KEYS
+    assert {"proactive.api_key"} == WHOLE_SECRET_KEYS
+
+
+@pytest.mark.parametrize("key", sorted(SECRET_KEYS))
+def test_every_secret_setting_is_masked_wherever_it_shows(key: str) -> None:
+    # A value each secret setting accepts, holding the secret "s3cr3t-pw" (whole or inside).
+    value = {
+        "database.url": "postgresql://u:s3cr3t-pw@db/brewd",
+        "redis.url": "redis://:s3cr3t-pw@cache:6379/0",
+        "proactive.api_key": "s3cr3t-pw",
+        "proactive.base_url": "https://u:s3cr3t-pw@proxy.example",
+    }[key]
+    environ = {env_name(key): value}
+    loaded = load_explained(None, environ)
+    assert secret_values(loaded.config) >= {"s3cr3t-pw"}
+    assert secrets_from_environ(environ) >= {"s3cr3t-pw"}
+    report = render(loaded, environ)
+    assert f"{key} = " in report
+    assert "s3cr3t-pw" not in report

@@ -13,11 +13,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-
-from cronsim import CronSim
+from datetime import timedelta
 
 from brewd.adapters.pg import wrap_errors
+from brewd.core.cron import CronSpec, nominal_period
 from brewd.jobs.base import JobContext, JobResult
 from brewd.jobs.proactive import work
 from brewd.jobs.proactive.draft import Plan
@@ -158,9 +157,7 @@ def _window_s(ctx: JobContext) -> float:
     """How long the round stays open: until shortly before the job's next slot, within the
     job's timeout."""
     job = ctx.config.jobs[NAME]
-    slots = CronSim(job.schedule, datetime(2000, 1, 3))
-    first = next(slots)
-    period = (next(slots) - first).total_seconds()
+    period = nominal_period(CronSpec(job.schedule, ctx.config.tz), ctx.now).total_seconds()
     return max(1.0, min(period, job.timeout) - CLOSE_MARGIN_S)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from brewd.core.cron import Cron
 from brewd.core.errors import JobAlreadyRunning, UnknownJob
 from brewd.loop.scheduler import Scheduler
 from brewd.runs.ledger import LOCK_NAMESPACE, lock_key
@@ -150,7 +151,7 @@ def test_timeout_cancels_the_backend_and_frees_the_job(
     from tests.integration.core.conftest import make_config
 
     config = make_config(
-        pg_dsn, redis_url, expirePokes=JobConfig(schedule="*/5 * * * *", timeout=1)
+        pg_dsn, redis_url, expirePokes=JobConfig(schedule=Cron("*/5 * * * *"), timeout=1)
     )
     hung = FakeJob("expirePokes")
     hung.sql = "SELECT pg_sleep(60)"

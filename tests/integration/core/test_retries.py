@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from brewd.core.config import JobConfig
+from brewd.core.cron import Cron
 from brewd.loop.scheduler import Scheduler
 from brewd.runs.ledger import RunRecord
 from tests.helpers import wait_until
@@ -41,7 +42,7 @@ def test_a_table_locked_across_two_slots_gets_one_row_per_slot_each_ended_before
     pg: psycopg.Connection[dict[str, Any]],
     effects: Rows,
 ) -> None:
-    config = make_config(pg_dsn, redis_url, **{JOB: JobConfig(schedule="* * * * *")})
+    config = make_config(pg_dsn, redis_url, **{JOB: JobConfig(schedule=Cron("* * * * *"))})
     s = make_scheduler({JOB: FakeJob(JOB)}, config=config, now=START)
     s.tick(START)  # the start-up catch-up runs 10:00 while the table is still free
     s.runner.drain(10)
@@ -104,7 +105,9 @@ def test_a_manual_run_retries_within_its_own_timeout_and_fails_with_the_real_err
     redis_url: str,
     effects: Rows,
 ) -> None:
-    config = make_config(pg_dsn, redis_url, **{JOB: JobConfig(schedule="* * * * *", timeout=4)})
+    config = make_config(
+        pg_dsn, redis_url, **{JOB: JobConfig(schedule=Cron("* * * * *"), timeout=4)}
+    )
     a = make_scheduler({JOB: FakeJob(JOB)}, config=config)
     with psycopg.connect(pg_dsn) as locker:
         locker.execute("LOCK TABLE test_effects IN ACCESS EXCLUSIVE MODE")
@@ -125,7 +128,7 @@ def test_a_job_busy_outside_the_database_is_stopped_before_its_next_slot(
     pg: psycopg.Connection[dict[str, Any]],
     effects: Rows,
 ) -> None:
-    config = make_config(pg_dsn, redis_url, **{JOB: JobConfig(schedule="* * * * *")})
+    config = make_config(pg_dsn, redis_url, **{JOB: JobConfig(schedule=Cron("* * * * *"))})
     job = FakeJob(JOB)
     s = make_scheduler({JOB: job}, config=config, now=START)
     s.tick(START)

@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 
 from brewd.core.config import JobConfig, SchedulerConfig
+from brewd.core.cron import Cron
 from brewd.loop.scheduler import Scheduler
 from tests.helpers import FakeClock
 from tests.integration.core.conftest import FakeJob, make_config
@@ -156,7 +157,7 @@ def test_reload_applies_a_new_schedule_from_now(
     record(pg, at(10))
     s = make_scheduler({HOURLY: FakeJob(HOURLY)}, now=at(10, 20))
     s.tick(at(10, 20))
-    faster = make_config(pg_dsn, redis_url, expireUsers=JobConfig(schedule="*/15 * * * *"))
+    faster = make_config(pg_dsn, redis_url, expireUsers=JobConfig(schedule=Cron("*/15 * * * *")))
     s.reload(faster)
     s.apply_pending_config(at(10, 21))
     assert s.plans[HOURLY].next_due == at(10, 30)

@@ -27,6 +27,7 @@ from brewd.core.config import (
     RedisConfig,
     SchedulerConfig,
 )
+from brewd.core.cron import Cron
 from brewd.jobs.proactive import messages as proactive_messages
 from brewd.runs.ledger import Ledger
 from brewd.runs.runner import Runner
@@ -59,6 +60,7 @@ def config_from(args: argparse.Namespace) -> Config:
         max_retries=args.max_retries,
         budget_nodes=args.nodes,
     )
+    job = JobConfig(schedule=Cron(args.schedule), timeout=args.job_timeout)
     return Config(
         database=DatabaseConfig(
             url=args.dsn, pool_min_size=2, pool_max_size=args.concurrency + 4, connect_timeout=10
@@ -66,7 +68,7 @@ def config_from(args: argparse.Namespace) -> Config:
         redis=RedisConfig(url=args.redis),
         scheduler=SchedulerConfig(workers=2),
         proactive=proactive,
-        jobs=Config().jobs | {NAME: JobConfig(schedule=args.schedule, timeout=args.job_timeout)},
+        jobs={**Config().jobs, NAME: job},
     )
 
 

@@ -20,6 +20,7 @@ import redis
 from psycopg.rows import dict_row
 
 from brewd.core.config import JobConfig
+from brewd.core.cron import Cron
 from brewd.jobs.base import JobResult
 from brewd.jobs.proactive import messages as proactive_messages
 from tests.integration.jobs.proactive_world import Conn, make_ctx, writer_for
@@ -82,7 +83,7 @@ class ThreadNodes:
     def _ctx(self, conn: Conn, node: str) -> Any:
         writer = writer_for(self.base_url, max_retries=1)
         ctx = make_ctx(conn, self.cache, self.now, claude=writer, node=node, **self.settings)
-        jobs = ctx.config.jobs | {"proactiveMessages": JobConfig(schedule=self.schedule)}
+        jobs = ctx.config.jobs | {"proactiveMessages": JobConfig(schedule=Cron(self.schedule))}
         return replace(ctx, config=replace(ctx.config, jobs=jobs))
 
     def _claimer(self) -> None:
