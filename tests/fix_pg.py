@@ -126,7 +126,8 @@ def pg(pg_dsn: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
 @pytest.fixture
 def database(pg_dsn: str) -> Iterator[Database]:
     """brewd's own pool on the test's database, opened and closed around the test."""
-    db = Database(DatabaseConfig(url=pg_dsn, pool_max_size=4), application_name="brewd-test")
+    # 2 connections per running job (claim + work): a start-up catch-up of all six fits.
+    db = Database(DatabaseConfig(url=pg_dsn, pool_max_size=14), application_name="brewd-test")
     db.open(wait=True, timeout=10)
     try:
         yield db

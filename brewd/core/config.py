@@ -48,7 +48,9 @@ def _secret(default: str | None = None, *, whole: bool = False) -> Any:
 class DatabaseConfig:
     url: str | None = _secret()  # None: libpq's PG* variables and defaults apply
     pool_min_size: int = 4  # warm connections, so runs due at the same slot start without a connect
-    pool_max_size: int = 20  # as the original system
+    # Each running job holds two (its claim and its work), the café host one more per call in
+    # flight (proactive.concurrency), plus the probe and the control API: 8 workers x 2 + 8 + 8.
+    pool_max_size: int = 32
     connect_timeout: float = 10.0
     batch_size: int = 5_000  # rows a transaction, so no statement locks a big table for long
     # The zone in which naive `timestamp` columns (a database adopted from the original
