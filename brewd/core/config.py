@@ -127,10 +127,13 @@ class ProactiveConfig:
     daily_limit: int = 60  # per café per local day
 
 
+DEFAULT_JOB_TIMEOUT_S = 10 * 60.0  # jobs.<name>.timeout; also the reaper's for unknown jobs
+
+
 @dataclass(frozen=True, kw_only=True)
 class JobConfig:
     schedule: str
-    timeout: float = 10 * 60.0
+    timeout: float = DEFAULT_JOB_TIMEOUT_S
     enabled: bool = True
 
 

@@ -29,8 +29,9 @@ from brewd.core.errors import DatabaseError, DatabaseUnavailable
 from brewd.jobs.base import Job
 from brewd.loop.housekeeping import Housekeeping
 from brewd.loop.ticker import Ticker
+from brewd.runs.claims import Claims
 from brewd.runs.history import History
-from brewd.runs.ledger import Ledger
+from brewd.runs.records import Records
 from brewd.runs.runner import Runner
 
 # The missed-run policy. At start, after a clock jump and whenever the loop fell behind, each
@@ -74,12 +75,14 @@ class Scheduler:
         self.node, self.db, self.cache, self.clock, self.metrics = node, db, cache, clock, metrics
         self.jobs, self.notifier = jobs, notifier
         self._config = config
-        self.ledger = Ledger(db, node)
+        self.claims = Claims(db, node)
+        self.records = Records(db, node)
         self.history = History(db, node)
         self.runner = Runner(
             db=db,
             cache=cache,
-            ledger=self.ledger,
+            claims=self.claims,
+            records=self.records,
             metrics=metrics,
             jobs=jobs,
             clock=clock,
@@ -87,7 +90,14 @@ class Scheduler:
             claude=claude,
         )
         self.ticker = Ticker()
-        self.housekeeping = Housekeeping(self.history, self.runner, metrics, cache)
+        self.housekeeping = Housekeeping(
+            claims=self.claims,
+            records=self.records,
+            history=self.history,
+            runner=self.runner,
+            metrics=metrics,
+            cache=cache,
+        )
         self.plans = self._make_plans(config)
         self.synced = False  # the start-up catch-up against the ledger has been done
         self._resync_attempt = 0
@@ -180,7 +190,7 @@ class Scheduler:
         if total > len(slots):
             message += f" ({total} slots in all; the oldest {total - len(slots)} not recorded)"
         try:
-            inserted = self.ledger.record_slots(job, slots, "missed", message)
+            inserted = self.records.record_slots(job, slots, "missed", message)
         except DatabaseError as exc:
             inserted = len(slots)  # unknown: count them all rather than hide a loss
             logger.bind(job=job, event="record_failed").warning(

@@ -15,7 +15,7 @@ from brewd.adapters.pg import Connection, wrap_errors
 from brewd.core.errors import BrewdError, DatabaseError, JobCancelled
 from brewd.jobs.base import JobContext, JobResult
 from brewd.runs.claims import Claim
-from brewd.runs.ledger import Outcome, RunRecord
+from brewd.runs.records import Outcome, RunRecord
 from brewd.runs.retry import AttemptLimits, RunWindow, backoff, is_transient
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class Execution:
             claude=self.runner.claude,
             db=self.runner.db,
             metrics=self.runner.metrics,
-            node=self.runner.ledger.node,
+            node=self.runner.claims.node,
         )
         with wrap_errors():  # a job's raw psycopg error is translated here, so it can be retried
             result = self.runner.jobs[self.record.job].run(ctx)
@@ -123,7 +123,7 @@ class Execution:
         return self.conn
 
     def _fence(self, conn: Connection) -> None:
-        self.runner.ledger.fence(conn, self.record.id)
+        self.runner.claims.fence(conn, self.record.id)
 
     def _set_timeouts(self, conn: Connection, limits: AttemptLimits) -> None:
         # idle_in_transaction_session_timeout too: a node frozen mid-batch (SIGSTOP, a VM pause)

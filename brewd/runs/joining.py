@@ -35,7 +35,7 @@ def join_slot(runner: Runner, job: str) -> None:
                 claude=runner.claude,
                 db=runner.db,
                 metrics=runner.metrics,
-                node=runner.ledger.node,
+                node=runner.claims.node,
             )
             done = runner.jobs[job].join(ctx)  # type: ignore[attr-defined]
     except Exception as exc:  # any failure: logged, and the other nodes carry on
