@@ -32,6 +32,7 @@ from brewd.loop.ticker import Ticker
 from brewd.runs.claims import Claims
 from brewd.runs.history import History
 from brewd.runs.records import Records
+from brewd.runs.retry import next_slot_at
 from brewd.runs.runner import Runner
 
 # The missed-run policy. At start, after a clock jump and whenever the loop fell behind, each
@@ -181,9 +182,9 @@ class Scheduler:
             late = (now - decision.run).total_seconds()
             trigger = "catchup" if start_up or late > LATE_AFTER_S else "schedule"
             self.metrics.schedule_lag(plan.name, max(late, 0.0))
-            # Real monotonic time, like the run's own window it bounds (brewd/runs/retry.py).
-            next_slot_at = time.monotonic() + (plan.next_due - now).total_seconds()
-            self.runner.submit_slot(plan.name, decision.run, trigger, next_slot_at)
+            # Real monotonic time, like the run's own window it bounds.
+            ends = next_slot_at(plan.next_due, now, time.monotonic())
+            self.runner.submit_slot(plan.name, decision.run, trigger, ends)
 
     def _record_missed(self, job: str, slots: list[datetime], total: int, reason: str) -> None:
         message = f"missed: {reason}"
