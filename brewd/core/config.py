@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from brewd.core.catchup import DEFAULT_MAX_GRACE_S
 from brewd.core.masking import mask_secrets
 
 DEFAULT_CONFIG_PATH = "/etc/brewd/brewd.toml"
@@ -65,7 +66,7 @@ class SchedulerConfig:
     timezone: str = "UTC"
     workers: int = 8
     shutdown_timeout: float = 30.0
-    max_catchup_grace: float = 6 * 60 * 60.0  # a missed slot older than this is never run late
+    max_catchup_grace: float = DEFAULT_MAX_GRACE_S  # brewd/core/catchup.py
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,16 +15,16 @@ from loguru import logger
 from brewd.adapters.cache import Redis
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
-from brewd.core.clock import Clock
-from brewd.core.config import Config
-from brewd.core.cron import (
-    CronSpec,
+from brewd.core.catchup import (
+    LATE_AFTER_S,
     catch_up,
     catchup_grace,
-    latest_slot,
-    next_slot,
-    nominal_period,
+    overdue,
+    trigger_for,
 )
+from brewd.core.clock import Clock
+from brewd.core.config import Config
+from brewd.core.cron import CronSpec, latest_slot, next_slot, nominal_period
 from brewd.core.errors import DatabaseError, DatabaseUnavailable
 from brewd.jobs.base import Job
 from brewd.loop.housekeeping import Housekeeping
@@ -35,11 +35,8 @@ from brewd.runs.records import Records
 from brewd.runs.retry import next_slot_at
 from brewd.runs.runner import Runner
 
-# The missed-run policy. At start, after a clock jump and whenever the loop fell behind, each
-# job looks at the slots since its last record: the latest runs once, late, if it is younger
-# than the job's grace (its period, at most scheduler.max_catchup_grace); every other slot is
-# recorded 'missed' with the reason, so nothing is dropped silently.
-LATE_AFTER_S = 60.0  # a slot dispatched later than this is labelled 'catchup', not 'schedule'
+# At start, after a clock jump and whenever the loop fell behind, each job judges the slots
+# since its last record by the catch-up policy (brewd/core/catchup.py).
 CLOCK_JUMP_TOLERANCE_S = 5.0  # wall clock vs monotonic disagreement that counts as a jump
 MAX_SLEEP_S = 300.0
 RESYNC_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # retrying the start-up catch-up, database down
@@ -179,9 +176,8 @@ class Scheduler:
         if decision.missed_total:
             self._record_missed(plan.name, list(decision.missed), decision.missed_total, reason)
         if decision.run is not None:
-            late = (now - decision.run).total_seconds()
-            trigger = "catchup" if start_up or late > LATE_AFTER_S else "schedule"
-            self.metrics.schedule_lag(plan.name, max(late, 0.0))
+            trigger = trigger_for(decision.run, now, start_up)
+            self.metrics.schedule_lag(plan.name, max((now - decision.run).total_seconds(), 0.0))
             # Real monotonic time, like the run's own window it bounds.
             ends = next_slot_at(plan.next_due, now, time.monotonic())
             self.runner.submit_slot(plan.name, decision.run, trigger, ends)
@@ -267,7 +263,7 @@ class Scheduler:
         for plan in self.plans.values():
             if plan.enabled and plan.next_due is not None:
                 cap = timedelta(seconds=self._config.scheduler.max_catchup_grace)
-                if now - plan.next_due > catchup_grace(plan.spec, now, cap):
+                if overdue(plan.spec, plan.next_due, now, cap):
                     late.append(plan.name)
         return sorted(set(late) | set(self.runner.stalled(older_than=LATE_AFTER_S)))
 

@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from brewd.core.catchup import catch_up, catchup_grace
 from brewd.core.cron import (
     CronSpec,
-    catch_up,
-    catchup_grace,
     count_slots_between,
     latest_slot,
     next_slot,
