@@ -15,13 +15,7 @@ from loguru import logger
 from brewd.adapters.cache import Redis
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
-from brewd.core.catchup import (
-    LATE_AFTER_S,
-    catch_up,
-    catchup_grace,
-    overdue,
-    trigger_for,
-)
+from brewd.core.catchup import catch_up, catchup_grace, trigger_for
 from brewd.core.clock import Clock
 from brewd.core.config import Config
 from brewd.core.cron import CronSpec, latest_slot, next_slot, nominal_period
@@ -29,6 +23,7 @@ from brewd.core.errors import DatabaseError, DatabaseUnavailable
 from brewd.jobs.base import Job
 from brewd.loop.housekeeping import Housekeeping
 from brewd.loop.ticker import Ticker
+from brewd.loop.watchdog import STALLED_AFTER_S, Watchdog, overdue_jobs
 from brewd.runs.claims import Claims
 from brewd.runs.history import History
 from brewd.runs.records import Records
@@ -102,7 +97,7 @@ class Scheduler:
         self._next_resync = 0.0
         self._last_wall: datetime | None = None
         self._last_mono = 0.0
-        self._last_watchdog = float("-inf")
+        self.watchdog = Watchdog(notifier)
         self.loop_beat = clock.monotonic()  # last time the loop went round
         self.started = clock.monotonic()
         self._pending_config: Config | None = None
@@ -244,9 +239,9 @@ class Scheduler:
         delay = min(delay, MAX_SLEEP_S, self.housekeeping.due_in(mono))
         if not self.synced:
             delay = min(delay, max(self._next_resync - mono, 0.0))
-        interval = self.notifier.watchdog_interval if self.notifier else None
-        if interval:
-            delay = min(delay, self._last_watchdog + interval - mono)
+        ping_in = self.watchdog.due_in(mono)
+        if ping_in is not None:
+            delay = min(delay, ping_in)
         return max(delay, 0.0)
 
     def _publish_next_runs(self, now: datetime) -> None:
@@ -257,24 +252,21 @@ class Scheduler:
             self.metrics.set_period(plan.name, period)
 
     def overdue(self, now: datetime) -> list[str]:
-        """Enabled jobs the loop should have fired by now, past their grace, or submitted runs
-        the pool never started: "running but nothing fires"."""
-        late = []
-        for plan in self.plans.values():
-            if plan.enabled and plan.next_due is not None:
-                cap = timedelta(seconds=self._config.scheduler.max_catchup_grace)
-                if overdue(plan.spec, plan.next_due, now, cap):
-                    late.append(plan.name)
-        return sorted(set(late) | set(self.runner.stalled(older_than=LATE_AFTER_S)))
+        """What starves the watchdog (brewd/loop/watchdog.py), also shown by /health."""
+        due = [
+            (p.name, p.spec, p.next_due)
+            for p in self.plans.values()
+            if p.enabled and p.next_due is not None
+        ]
+        stalled = self.runner.stalled(older_than=STALLED_AFTER_S)
+        cap = timedelta(seconds=self._config.scheduler.max_catchup_grace)
+        return overdue_jobs(due, stalled, now, cap)
 
     def feed_watchdog(self, now: datetime, mono: float) -> None:
+        """WATCHDOG=1 if due and nothing is overdue; the status line either way."""
         if self.notifier is None:
             return
-        interval = self.notifier.watchdog_interval
-        due = bool(interval) and mono - self._last_watchdog >= interval * 0.9
-        if due and not self.overdue(now):  # a loop that stopped firing must get restarted
-            self.notifier.watchdog()
-            self._last_watchdog = mono
+        self.watchdog.feed(mono, self.overdue(now))
         self.notifier.status(self.status_line(now))
 
     def status_line(self, now: datetime) -> str:
