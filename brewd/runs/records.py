@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from psycopg import sql
 
 from brewd.adapters.pg import Connection, Database, wrap_errors
+from brewd.core.results import JobResult
 from brewd.runs.sql import load
-
-if TYPE_CHECKING:
-    from brewd.jobs.base import JobResult
 
 RUN_FIELDS = (
     "id",

@@ -10,14 +10,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from loguru import logger
 
 from brewd.adapters.cache import Redis
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
-from brewd.control.port import TriggeredRun
 from brewd.core.clock import Clock
 from brewd.core.config import Config
 from brewd.core.errors import BrewdError, DatabaseError, JobAlreadyRunning, UnknownJob
@@ -26,6 +25,13 @@ from brewd.runs.claims import Claim, Claims, SlotTaken
 from brewd.runs.execution import Execution
 from brewd.runs.joining import join_slot, joins
 from brewd.runs.records import Outcome, Records, RunRecord
+
+
+class TriggeredRun(NamedTuple):
+    """A manual run accepted by the runner."""
+
+    run_id: int
+    future: Future[dict[str, Any]]  # the run record dict when the run ends
 
 
 class Runner:
