@@ -22,7 +22,7 @@ from brewd.core.config import Config
 from brewd.core.errors import BrewdError, DatabaseError, JobAlreadyRunning, UnknownJob
 from brewd.jobs.base import Job
 from brewd.runs.claims import Claim, Claims, SlotTaken
-from brewd.runs.execution import Execution
+from brewd.runs.execution import Execution, RunHooks, Services
 from brewd.runs.joining import join_slot, joins
 from brewd.runs.records import Outcome, Records, RunRecord
 
@@ -52,6 +52,9 @@ class Runner:
     ) -> None:
         self.db, self.cache, self.metrics = db, cache, metrics
         self.claims, self.records = claims, records
+        self.services = Services(
+            db=db, cache=cache, claims=claims, metrics=metrics, clock=clock, claude=claude
+        )
         self.jobs, self.clock, self.config, self.claude = jobs, clock, config, claude
         self._pool = ThreadPoolExecutor(config().scheduler.workers, thread_name_prefix="brewd-job")
         self._lock = threading.Lock()
@@ -167,8 +170,8 @@ class Runner:
             claim, record = self._claim(job, slot, trigger)
         except JobAlreadyRunning:
             self._record_skip(job, slot, "overlap: running on another node")
-            if joins(self, job):  # its work is shared: help the node that claimed the slot
-                join_slot(self, job)
+            if joins(self.jobs[job]):  # its work is shared: help the node that claimed the slot
+                join_slot(self.services, job, self.jobs[job], self.config(), self.closing)
             self._release(job, token)
             return
         except SlotTaken:
@@ -197,7 +200,17 @@ class Runner:
     def _run_claimed(
         self, claim: Claim, record: RunRecord, token: object, next_slot_at: float | None
     ) -> dict[str, Any]:
-        execution = Execution(self, claim, record, next_slot_at)
+        config = self.config()  # read once: a reload does not change a run under way
+        execution = Execution(
+            self.services,
+            self.jobs[record.job],
+            config,
+            claim,
+            record,
+            timeout=config.jobs[record.job].timeout,
+            next_slot_at=next_slot_at,
+            hooks=RunHooks(abandoned=self.abandon, retry_wait=self.on_retry_wait),
+        )
         with self._lock:
             self._executions[record.job] = execution
         started = time.monotonic()
