@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
 
-from brewd.adapters.cache import Redis
-from brewd.adapters.metrics import Metrics
-from brewd.adapters.pg import Database
 from brewd.core.catchup import catch_up, catchup_grace, trigger_for
-from brewd.core.clock import Clock
 from brewd.core.config import Config
 from brewd.core.cron import CronSpec, latest_slot, next_slot, nominal_period
 from brewd.core.errors import DatabaseError, DatabaseUnavailable
-from brewd.jobs.base import Job
 from brewd.loop.housekeeping import Housekeeping
 from brewd.loop.ticker import Ticker
 from brewd.loop.watchdog import STALLED_AFTER_S, Watchdog, overdue_jobs
-from brewd.runs.claims import Claims
 from brewd.runs.history import History
 from brewd.runs.records import Records
 from brewd.runs.retry import next_slot_at
@@ -56,41 +49,19 @@ class Scheduler:
         self,
         *,
         config: Config,
-        db: Database,
-        cache: Redis,
-        jobs: Mapping[str, Job],
-        clock: Clock,
-        metrics: Metrics,
-        node: str,
-        claude: Any = None,
+        runner: Runner,
+        records: Records,
+        history: History,
+        housekeeping: Housekeeping,
+        ticker: Ticker,
         notifier: Any = None,
     ) -> None:
-        self.node, self.db, self.cache, self.clock, self.metrics = node, db, cache, clock, metrics
-        self.jobs, self.notifier = jobs, notifier
+        """Built by brewd/daemon.py (`build_scheduler`), which wires what it drives."""
+        self.runner, self.records, self.history = runner, records, history
+        self.housekeeping, self.ticker, self.notifier = housekeeping, ticker, notifier
+        self.node, self.jobs, self.clock = runner.claims.node, runner.jobs, runner.clock
+        self.db, self.cache, self.metrics = runner.db, runner.cache, runner.metrics
         self._config = config
-        self.claims = Claims(db, node)
-        self.records = Records(db, node)
-        self.history = History(db, node)
-        self.runner = Runner(
-            db=db,
-            cache=cache,
-            claims=self.claims,
-            records=self.records,
-            metrics=metrics,
-            jobs=jobs,
-            clock=clock,
-            config=self.config,
-            claude=claude,
-        )
-        self.ticker = Ticker()
-        self.housekeeping = Housekeeping(
-            claims=self.claims,
-            records=self.records,
-            history=self.history,
-            runner=self.runner,
-            metrics=metrics,
-            cache=cache,
-        )
         self.plans = self._make_plans(config)
         self.synced = False  # the start-up catch-up against the ledger has been done
         self._resync_attempt = 0
@@ -98,8 +69,8 @@ class Scheduler:
         self._last_wall: datetime | None = None
         self._last_mono = 0.0
         self.watchdog = Watchdog(notifier)
-        self.loop_beat = clock.monotonic()  # last time the loop went round
-        self.started = clock.monotonic()
+        self.loop_beat = self.clock.monotonic()  # last time the loop went round
+        self.started = self.clock.monotonic()
         self._pending_config: Config | None = None
 
     def config(self) -> Config:
@@ -297,6 +268,7 @@ class Scheduler:
         if config is None:
             return
         old, self._config = self.plans, config
+        self.runner.reconfigure(config)
         self.plans = self._make_plans(config)
         for name, plan in self.plans.items():
             before = old.get(name)

@@ -47,7 +47,7 @@ class Runner:
         metrics: Metrics,
         jobs: Mapping[str, Job],
         clock: Clock,
-        config: Callable[[], Config],
+        config: Config,
         claude: Any = None,
     ) -> None:
         self.db, self.cache, self.metrics = db, cache, metrics
@@ -55,8 +55,9 @@ class Runner:
         self.services = Services(
             db=db, cache=cache, claims=claims, metrics=metrics, clock=clock, claude=claude
         )
-        self.jobs, self.clock, self.config, self.claude = jobs, clock, config, claude
-        self._pool = ThreadPoolExecutor(config().scheduler.workers, thread_name_prefix="brewd-job")
+        self.jobs, self.clock, self.claude = jobs, clock, claude
+        self._config = config
+        self._pool = ThreadPoolExecutor(config.scheduler.workers, thread_name_prefix="brewd-job")
         self._lock = threading.Lock()
         self._reserved: dict[str, object] = {}  # job -> token of the run holding it on this node
         self._executions: dict[str, Execution] = {}
@@ -69,6 +70,14 @@ class Runner:
         self.on_retry_wait: Callable[[RunRecord], None] | None = None
 
     # -- state ------------------------------------------------------------------------------
+    def config(self) -> Config:
+        """The configuration new runs start with."""
+        return self._config
+
+    def reconfigure(self, config: Config) -> None:
+        """A reload: runs started from now on use `config` (scheduler.workers excepted)."""
+        self._config = config
+
     def closing(self) -> bool:
         return self._closing
 

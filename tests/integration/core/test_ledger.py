@@ -122,7 +122,7 @@ def test_sweep_marks_a_dead_nodes_run_without_waiting_for_a_claim(
         " VALUES ('expireUsers', 'manual', 'dead:2', now(), 'running')"
     )
     a = make_scheduler({"expirePokes": FakeJob("expirePokes")})
-    assert a.claims.sweep_abandoned({"expireUsers": 600}) == 1
+    assert a.runner.claims.sweep_abandoned({"expireUsers": 600}) == 1
     assert runs(pg, "expireUsers")[0]["status"] == "failed"
 
 

@@ -87,7 +87,7 @@ def main() -> None:
         metrics=Metrics(),
         jobs={NAME: proactive_messages},
         clock=SlotClock(datetime.fromisoformat(args.slot)),
-        config=lambda: config,
+        config=config,
         claude=claude,
     )
     print("ready", flush=True)
