@@ -65,7 +65,6 @@ class JobContext:
     db: ConnectionSource | None = None  # the pool, for jobs that work on several connections
     metrics: Any = None  # brewd.adapters.metrics.Metrics, for jobs with counters of their own
     node: str = field(default_factory=this_node)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @contextmanager
     def batch(self) -> Iterator[Connection]:
