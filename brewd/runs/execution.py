@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -22,6 +22,9 @@ from brewd.jobs.base import Job, JobContext, JobResult
 from brewd.runs.claims import Claim, Claims
 from brewd.runs.records import Outcome, RunRecord
 from brewd.runs.retry import AttemptLimits, RunWindow, backoff, is_transient
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 # A run that ignores its cancellation this long after the end of its window gets its backends
 # terminated (work and claim): that releases its lock and voids its fence, so the job is free
@@ -46,7 +49,7 @@ class Services:
     clock: Clock
     claude: Any = None  # brewd.adapters.claude client, or None without an API key
 
-    def context(self, conn: Connection, config: Config, log: Any, **run: Any) -> JobContext:
+    def context(self, conn: Connection, config: Config, log: Logger, **run: Any) -> JobContext:
         """A job's context on `conn`; `run` adds what only a claimed run has (id, fence...)."""
         return JobContext(
             conn=conn,
