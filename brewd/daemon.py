@@ -13,7 +13,7 @@ from typing import Any
 from loguru import logger
 
 from brewd import __version__
-from brewd.adapters.cache import make_client
+from brewd.adapters.cache import Redis, make_client
 from brewd.adapters.claude import make_claude
 from brewd.adapters.logs import register_secrets, set_level, setup_logging
 from brewd.adapters.metrics import Metrics
@@ -26,7 +26,13 @@ from brewd.core.config import Config
 from brewd.core.errors import ConfigError
 from brewd.core.exits import EX_OK, EX_SOFTWARE
 from brewd.jobs import ALL_JOBS, Job
+from brewd.loop.housekeeping import Housekeeping
 from brewd.loop.scheduler import Scheduler
+from brewd.loop.ticker import Ticker
+from brewd.runs.claims import Claims
+from brewd.runs.history import History
+from brewd.runs.records import Records
+from brewd.runs.runner import Runner
 
 # Signals are blocked in every thread and taken by the main thread with sigwait(), so a
 # handler never runs in the middle of the loop's work: the main thread only records what
@@ -67,6 +73,51 @@ def node_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def build_scheduler(
+    *,
+    config: Config,
+    db: Database,
+    cache: Redis,
+    jobs: Mapping[str, Job],
+    clock: Clock,
+    metrics: Metrics,
+    node: str,
+    claude: Any = None,
+    notifier: Any = None,
+) -> Scheduler:
+    """The loop and what it drives, on adapters already open: the one place runs/ and loop/
+    are wired together (the daemon uses it, and the tests, with their own adapters)."""
+    claims, records, history = Claims(db, node), Records(db, node), History(db, node)
+    runner = Runner(
+        db=db,
+        cache=cache,
+        claims=claims,
+        records=records,
+        metrics=metrics,
+        jobs=jobs,
+        clock=clock,
+        config=config,
+        claude=claude,
+    )
+    housekeeping = Housekeeping(
+        claims=claims,
+        records=records,
+        history=history,
+        runner=runner,
+        metrics=metrics,
+        cache=cache,
+    )
+    return Scheduler(
+        config=config,
+        runner=runner,
+        records=records,
+        history=history,
+        housekeeping=housekeeping,
+        ticker=Ticker(),
+        notifier=notifier,
+    )
+
+
 class Daemon:
     """Owns every long-lived object and the order in which they start and stop."""
 
@@ -90,7 +141,7 @@ class Daemon:
         self.cache = make_client(config.redis)
         self.metrics = Metrics()
         self.claude = make_claude(config.proactive)
-        self.scheduler = Scheduler(
+        self.scheduler = build_scheduler(
             config=config,
             db=self.db,
             cache=self.cache,

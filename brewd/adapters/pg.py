@@ -20,8 +20,9 @@ from brewd.core.errors import DatabaseError, DatabaseUnavailable, TransientDatab
 
 Connection = psycopg.Connection[dict[str, Any]]
 
-# SQLSTATE classes a retry can fix: the connection went away, or PostgreSQL chose this
-# transaction as the loser of a serialization conflict or a deadlock.
+# The server gave up on this transaction, not on its data: it lost a serialization conflict or
+# a deadlock, or waited too long for a lock. Raised as TransientDatabaseError (exit status 69);
+# whether a run retries it is brewd/runs/retry.py's decision, not this module's.
 TRANSIENT = (
     pg_errors.SerializationFailure,
     pg_errors.DeadlockDetected,
@@ -47,8 +48,8 @@ def wrap_errors() -> Iterator[None]:
     except DatabaseUnavailable:
         raise
     except pg_errors.QueryCanceled as exc:
-        # A statement timeout or a cancel: the run's window is over, or someone stopped it on
-        # purpose. Not a lost connection (its OperationalError base), so not retried.
+        # A statement timeout or a cancel: the connection is fine (whatever its OperationalError
+        # base says), so it is a plain DatabaseError (brewd/runs/retry.py does not retry it).
         raise DatabaseError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"database unavailable: {_first_line(exc)}") from exc

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import concurrent.futures
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
-
-class TriggeredRun(NamedTuple):
-    """A manual run accepted by the scheduler."""
-
-    run_id: int
-    future: concurrent.futures.Future[dict[str, Any]]  # the run record dict when the run ends
+from brewd.runs.runner import TriggeredRun
 
 
 class ControlPort(Protocol):

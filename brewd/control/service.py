@@ -9,11 +9,11 @@ from typing import Any
 
 from brewd import __version__
 from brewd.adapters.logs import mask_known_secrets
-from brewd.control.port import TriggeredRun
 from brewd.core.depstate import Snapshot, describe_since
 from brewd.core.errors import DatabaseUnavailable, UnknownJob
 from brewd.loop.scheduler import Scheduler
-from brewd.runs.ledger import RunRecord
+from brewd.runs.records import RunRecord
+from brewd.runs.runner import TriggeredRun
 
 MAX_LOOP_SILENCE_S = 330.0  # the loop sleeps at most 300 s; longer silence means it is stuck
 
@@ -101,12 +101,12 @@ class SchedulerControl:
 
     def pause(self, job: str, *, by: str) -> dict[str, Any]:
         self._known(job)
-        self.scheduler.history.set_paused(job, True, by)
+        self.scheduler.records.set_paused(job, True, by)
         return self._job_status(job)
 
     def resume(self, job: str, *, by: str) -> dict[str, Any]:
         self._known(job)
-        self.scheduler.history.set_paused(job, False, by)
+        self.scheduler.records.set_paused(job, False, by)
         return self._job_status(job)
 
     def health(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from brewd.core.catchup import DEFAULT_MAX_GRACE_S
 from brewd.core.cron import Cron
 from brewd.core.masking import MASK, mask_secrets
 
@@ -71,7 +72,7 @@ class SchedulerConfig:
     timezone: str = "UTC"
     workers: int = 8
     shutdown_timeout: float = 30.0
-    max_catchup_grace: float = 6 * 60 * 60.0  # a missed slot older than this is never run late
+    max_catchup_grace: float = DEFAULT_MAX_GRACE_S  # brewd/core/catchup.py
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,10 +134,13 @@ class ProactiveConfig:
     daily_limit: int = 60  # per café per local day
 
 
+DEFAULT_JOB_TIMEOUT_S = 10 * 60.0  # jobs.<name>.timeout; also the reaper's for unknown jobs
+
+
 @dataclass(frozen=True, kw_only=True)
 class JobConfig:
     schedule: Cron  # parsed and checked when the configuration is loaded
-    timeout: float = 10 * 60.0
+    timeout: float = DEFAULT_JOB_TIMEOUT_S
     enabled: bool = True
 
 

@@ -108,10 +108,6 @@ class JobCancelled(BrewdError):
     """The run was asked to stop (timeout or shutdown) and stopped between batches."""
 
 
-class JobTimeout(JobCancelled):
-    """The run exceeded its timeout."""
-
-
 class UnknownJob(BrewdError):
     """No job has that name."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,20 +15,10 @@ from brewd.adapters.cache import Redis
 from brewd.adapters.pg import Connection, wrap_errors
 from brewd.core.config import Config
 from brewd.core.errors import FenceLost, JobCancelled
+from brewd.core.results import JobResult
 
 if TYPE_CHECKING:
     from loguru import Logger
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """What a run did: the count the spec names as its result, and a sentence for people."""
-
-    affected_records: int
-    message: str
-    # proactiveMessages: messages posted by text source (claude, template), for the metrics
-    by_source: Mapping[str, int] = field(default_factory=dict)
-    fallbacks: Mapping[str, int] = field(default_factory=dict)  # why templates stood in
 
 
 class Job(Protocol):
@@ -75,7 +65,6 @@ class JobContext:
     db: ConnectionSource | None = None  # the pool, for jobs that work on several connections
     metrics: Any = None  # brewd.adapters.metrics.Metrics, for jobs with counters of their own
     node: str = field(default_factory=this_node)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @contextmanager
     def batch(self) -> Iterator[Connection]:

@@ -10,7 +10,9 @@ from brewd.adapters.cache import wrap_errors as wrap_cache_errors
 from brewd.adapters.metrics import Metrics
 from brewd.core.config import Config
 from brewd.core.errors import CacheError, DatabaseError, DatabaseUnavailable
+from brewd.runs.claims import Claims
 from brewd.runs.history import History
+from brewd.runs.records import Records
 from brewd.runs.runner import Runner
 
 EVERY_S = 60.0  # how stale the abandoned-run sweep and the failure count may get
@@ -20,8 +22,18 @@ PRUNE_EVERY_S = 3600.0
 class Housekeeping:
     """Periodic maintenance, driven by the loop's monotonic time."""
 
-    def __init__(self, history: History, runner: Runner, metrics: Metrics, cache: Redis) -> None:
-        self.history, self.runner, self.metrics, self.cache = history, runner, metrics, cache
+    def __init__(
+        self,
+        *,
+        claims: Claims,
+        records: Records,
+        history: History,
+        runner: Runner,
+        metrics: Metrics,
+        cache: Redis,
+    ) -> None:
+        self.claims, self.records, self.history = claims, records, history
+        self.runner, self.metrics, self.cache = runner, metrics, cache
         self.database_up = True
         self.redis_up = True
         self.last = float("-inf")
@@ -39,12 +51,12 @@ class Housekeeping:
             # Skipped while the database is known down: the state already says so, once.
             self.history.db.state.raise_if_down()
             self.runner.flush_pending()
-            self.history.sweep_abandoned({name: job.timeout for name, job in config.jobs.items()})
+            self.claims.sweep_abandoned({name: job.timeout for name, job in config.jobs.items()})
             self.failures_last_hour = self.history.failures_last_hour()
             self._publish_job_state(config)
             if mono - self.last_prune >= PRUNE_EVERY_S:
                 self.last_prune = mono
-                self.history.prune(config.history.keep_runs, config.history.keep_days)
+                self.records.prune(config.history.keep_runs, config.history.keep_days)
             self.database_up = True
         except DatabaseUnavailable:
             self.database_up = False

@@ -5,39 +5,26 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
 
-from brewd.adapters.cache import Redis
-from brewd.adapters.metrics import Metrics
-from brewd.adapters.pg import Database
-from brewd.core.clock import Clock
+from brewd.core.catchup import catch_up, catchup_grace, trigger_for
 from brewd.core.config import Config
-from brewd.core.cron import (
-    CronSpec,
-    catch_up,
-    catchup_grace,
-    latest_slot,
-    next_slot,
-    nominal_period,
-)
+from brewd.core.cron import CronSpec, latest_slot, next_slot, nominal_period
 from brewd.core.errors import DatabaseError, DatabaseUnavailable
-from brewd.jobs.base import Job
 from brewd.loop.housekeeping import Housekeeping
 from brewd.loop.ticker import Ticker
+from brewd.loop.watchdog import STALLED_AFTER_S, Watchdog, overdue_jobs
 from brewd.runs.history import History
-from brewd.runs.ledger import Ledger
+from brewd.runs.records import Records
+from brewd.runs.retry import next_slot_at
 from brewd.runs.runner import Runner
 
-# The missed-run policy. At start, after a clock jump and whenever the loop fell behind, each
-# job looks at the slots since its last record: the latest runs once, late, if it is younger
-# than the job's grace (its period, at most scheduler.max_catchup_grace); every other slot is
-# recorded 'missed' with the reason, so nothing is dropped silently.
-LATE_AFTER_S = 60.0  # a slot dispatched later than this is labelled 'catchup', not 'schedule'
+# At start, after a clock jump and whenever the loop fell behind, each job judges the slots
+# since its last record by the catch-up policy (brewd/core/catchup.py).
 CLOCK_JUMP_TOLERANCE_S = 5.0  # wall clock vs monotonic disagreement that counts as a jump
 MAX_SLEEP_S = 300.0
 RESYNC_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # retrying the start-up catch-up, database down
@@ -62,41 +49,28 @@ class Scheduler:
         self,
         *,
         config: Config,
-        db: Database,
-        cache: Redis,
-        jobs: Mapping[str, Job],
-        clock: Clock,
-        metrics: Metrics,
-        node: str,
-        claude: Any = None,
+        runner: Runner,
+        records: Records,
+        history: History,
+        housekeeping: Housekeeping,
+        ticker: Ticker,
         notifier: Any = None,
     ) -> None:
-        self.node, self.db, self.cache, self.clock, self.metrics = node, db, cache, clock, metrics
-        self.jobs, self.notifier = jobs, notifier
+        """Built by brewd/daemon.py (`build_scheduler`), which wires what it drives."""
+        self.runner, self.records, self.history = runner, records, history
+        self.housekeeping, self.ticker, self.notifier = housekeeping, ticker, notifier
+        self.node, self.jobs, self.clock = runner.claims.node, runner.jobs, runner.clock
+        self.db, self.cache, self.metrics = runner.db, runner.cache, runner.metrics
         self._config = config
-        self.ledger = Ledger(db, node)
-        self.history = History(db, node)
-        self.runner = Runner(
-            db=db,
-            cache=cache,
-            ledger=self.ledger,
-            metrics=metrics,
-            jobs=jobs,
-            clock=clock,
-            config=self.config,
-            claude=claude,
-        )
-        self.ticker = Ticker()
-        self.housekeeping = Housekeeping(self.history, self.runner, metrics, cache)
         self.plans = self._make_plans(config)
         self.synced = False  # the start-up catch-up against the ledger has been done
         self._resync_attempt = 0
         self._next_resync = 0.0
         self._last_wall: datetime | None = None
         self._last_mono = 0.0
-        self._last_watchdog = float("-inf")
-        self.loop_beat = clock.monotonic()  # last time the loop went round
-        self.started = clock.monotonic()
+        self.watchdog = Watchdog(notifier)
+        self.loop_beat = self.clock.monotonic()  # last time the loop went round
+        self.started = self.clock.monotonic()
         self._pending_config: Config | None = None
 
     def config(self) -> Config:
@@ -168,19 +142,18 @@ class Scheduler:
         if decision.missed_total:
             self._record_missed(plan.name, list(decision.missed), decision.missed_total, reason)
         if decision.run is not None:
-            late = (now - decision.run).total_seconds()
-            trigger = "catchup" if start_up or late > LATE_AFTER_S else "schedule"
-            self.metrics.schedule_lag(plan.name, max(late, 0.0))
-            # Real monotonic time, like the run's own window it bounds (brewd/runs/retry.py).
-            next_slot_at = time.monotonic() + (plan.next_due - now).total_seconds()
-            self.runner.submit_slot(plan.name, decision.run, trigger, next_slot_at)
+            trigger = trigger_for(decision.run, now, start_up)
+            self.metrics.schedule_lag(plan.name, max((now - decision.run).total_seconds(), 0.0))
+            # Real monotonic time, like the run's own window it bounds.
+            ends = next_slot_at(plan.next_due, now, time.monotonic())
+            self.runner.submit_slot(plan.name, decision.run, trigger, ends)
 
     def _record_missed(self, job: str, slots: list[datetime], total: int, reason: str) -> None:
         message = f"missed: {reason}"
         if total > len(slots):
             message += f" ({total} slots in all; the oldest {total - len(slots)} not recorded)"
         try:
-            inserted = self.ledger.record_slots(job, slots, "missed", message)
+            inserted = self.records.record_slots(job, slots, "missed", message)
         except DatabaseError as exc:
             inserted = len(slots)  # unknown: count them all rather than hide a loss
             logger.bind(job=job, event="record_failed").warning(
@@ -237,9 +210,9 @@ class Scheduler:
         delay = min(delay, MAX_SLEEP_S, self.housekeeping.due_in(mono))
         if not self.synced:
             delay = min(delay, max(self._next_resync - mono, 0.0))
-        interval = self.notifier.watchdog_interval if self.notifier else None
-        if interval:
-            delay = min(delay, self._last_watchdog + interval - mono)
+        ping_in = self.watchdog.due_in(mono)
+        if ping_in is not None:
+            delay = min(delay, ping_in)
         return max(delay, 0.0)
 
     def _publish_next_runs(self, now: datetime) -> None:
@@ -250,24 +223,21 @@ class Scheduler:
             self.metrics.set_period(plan.name, period)
 
     def overdue(self, now: datetime) -> list[str]:
-        """Enabled jobs the loop should have fired by now, past their grace, or submitted runs
-        the pool never started: "running but nothing fires"."""
-        late = []
-        for plan in self.plans.values():
-            if plan.enabled and plan.next_due is not None:
-                cap = timedelta(seconds=self._config.scheduler.max_catchup_grace)
-                if now - plan.next_due > catchup_grace(plan.spec, now, cap):
-                    late.append(plan.name)
-        return sorted(set(late) | set(self.runner.stalled(older_than=LATE_AFTER_S)))
+        """What starves the watchdog (brewd/loop/watchdog.py), also shown by /health."""
+        due = [
+            (p.name, p.spec, p.next_due)
+            for p in self.plans.values()
+            if p.enabled and p.next_due is not None
+        ]
+        stalled = self.runner.stalled(older_than=STALLED_AFTER_S)
+        cap = timedelta(seconds=self._config.scheduler.max_catchup_grace)
+        return overdue_jobs(due, stalled, now, cap)
 
     def feed_watchdog(self, now: datetime, mono: float) -> None:
+        """WATCHDOG=1 if due and nothing is overdue; the status line either way."""
         if self.notifier is None:
             return
-        interval = self.notifier.watchdog_interval
-        due = bool(interval) and mono - self._last_watchdog >= interval * 0.9
-        if due and not self.overdue(now):  # a loop that stopped firing must get restarted
-            self.notifier.watchdog()
-            self._last_watchdog = mono
+        self.watchdog.feed(mono, self.overdue(now))
         self.notifier.status(self.status_line(now))
 
     def status_line(self, now: datetime) -> str:
@@ -298,6 +268,7 @@ class Scheduler:
         if config is None:
             return
         old, self._config = self.plans, config
+        self.runner.reconfigure(config)
         self.plans = self._make_plans(config)
         for name, plan in self.plans.items():
             before = old.get(name)

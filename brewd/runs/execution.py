@@ -6,20 +6,25 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from brewd.adapters.pg import Connection, wrap_errors
+from brewd.adapters.cache import Redis
+from brewd.adapters.metrics import Metrics
+from brewd.adapters.pg import Connection, Database, wrap_errors
+from brewd.core.clock import Clock
+from brewd.core.config import Config
 from brewd.core.errors import BrewdError, DatabaseError, JobCancelled
-from brewd.jobs.base import JobContext, JobResult
-from brewd.runs.claims import Claim
-from brewd.runs.ledger import Outcome, RunRecord
+from brewd.jobs.base import Job, JobContext, JobResult
+from brewd.runs.claims import Claim, Claims
+from brewd.runs.records import Outcome, RunRecord
 from brewd.runs.retry import AttemptLimits, RunWindow, backoff, is_transient
 
 if TYPE_CHECKING:
-    from brewd.runs.runner import Runner
+    from loguru import Logger
 
 # A run that ignores its cancellation this long after the end of its window gets its backends
 # terminated (work and claim): that releases its lock and voids its fence, so the job is free
@@ -33,15 +38,62 @@ _SIGNAL_SQL = {
 }
 
 
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    """What every run of this node works with; the runner builds it once."""
+
+    db: Database
+    cache: Redis
+    claims: Claims
+    metrics: Metrics
+    clock: Clock
+    claude: Any = None  # brewd.adapters.claude client, or None without an API key
+
+    def context(self, conn: Connection, config: Config, log: Logger, **run: Any) -> JobContext:
+        """A job's context on `conn`; `run` adds what only a claimed run has (id, fence...)."""
+        return JobContext(
+            conn=conn,
+            cache=self.cache,
+            config=config,
+            now=self.clock.now(),
+            log=log,
+            claude=self.claude,
+            db=self.db,
+            metrics=self.metrics,
+            node=self.claims.node,
+            **run,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunHooks:
+    """What the runner hears of a run besides its outcome."""
+
+    # The run's thread is stuck past its window: its record is closed from the timer thread.
+    abandoned: Callable[[Execution, Outcome], None]
+    # Called on the job's thread while a run waits out a retry's backoff (tests).
+    retry_wait: Callable[[RunRecord], None] | None = None
+
+
 class Execution:
     """Runs a claimed job within its window: statement and lock timeouts on each attempt's
     connection, cancellation of its backend when the window ends, a cooperative stop flag."""
 
     def __init__(
-        self, runner: Runner, claim: Claim, record: RunRecord, next_slot_at: float | None
+        self,
+        services: Services,
+        job: Job,
+        config: Config,
+        claim: Claim,
+        record: RunRecord,
+        *,
+        timeout: float,
+        next_slot_at: float | None,
+        hooks: RunHooks,
     ) -> None:
-        self.runner, self.claim, self.record = runner, claim, record
-        self.timeout = runner.config().jobs[record.job].timeout
+        self.services, self.job, self.config = services, job, config
+        self.claim, self.record, self.hooks = claim, record, hooks
+        self.timeout = timeout
         self.started = time.monotonic()
         self.window = RunWindow.of(self.started, self.timeout, next_slot_at)
         self.conn: Connection | None = None  # the current attempt's work connection
@@ -82,34 +134,29 @@ class Execution:
                     exc,
                     delay,
                 )
-                if self.runner.on_retry_wait:
-                    self.runner.on_retry_wait(self.record)
+                if self.hooks.retry_wait:
+                    self.hooks.retry_wait(self.record)
                 if self.stop.wait(delay) or not self.claim.holds():
                     return self._classify(exc)
 
     def _once(self, limits: AttemptLimits) -> JobResult:
         conn = self._work_connection()
         self._set_timeouts(conn, limits)
-        ctx = JobContext(
-            conn=conn,
-            cache=self.runner.cache,
-            config=self.runner.config(),
-            now=self.runner.clock.now(),
-            log=self.log,
+        ctx = self.services.context(
+            conn,
+            self.config,
+            self.log,
             run_id=self.record.id,
             should_stop=self.stop.is_set,
             fence=self._fence,
-            claude=self.runner.claude,
-            db=self.runner.db,
-            metrics=self.runner.metrics,
-            node=self.runner.ledger.node,
         )
         with wrap_errors():  # a job's raw psycopg error is translated here, so it can be retried
-            result = self.runner.jobs[self.record.job].run(ctx)
+            result = self.job.run(ctx)
+        metrics = self.services.metrics
         for source, count in result.by_source.items():
-            self.runner.metrics.proactive_posted(source, count)
+            metrics.proactive_posted(source, count)
         for reason, count in result.fallbacks.items():
-            self.runner.metrics.proactive_fallback(reason, count)
+            metrics.proactive_fallback(reason, count)
         return result
 
     def _work_connection(self) -> Connection:
@@ -117,13 +164,13 @@ class Execution:
         if self.conn is not None and not self.conn.broken:
             return self.conn
         if self.conn is not None:
-            self.runner.db.putconn(self.conn)  # the pool discards a broken connection
+            self.services.db.putconn(self.conn)  # the pool discards a broken connection
             self.conn = None
-        self.conn = self.runner.db.getconn(timeout=self.runner.config().database.connect_timeout)
+        self.conn = self.services.db.getconn(timeout=self.config.database.connect_timeout)
         return self.conn
 
     def _fence(self, conn: Connection) -> None:
-        self.runner.ledger.fence(conn, self.record.id)
+        self.services.claims.fence(conn, self.record.id)
 
     def _set_timeouts(self, conn: Connection, limits: AttemptLimits) -> None:
         # idle_in_transaction_session_timeout too: a node frozen mid-batch (SIGSTOP, a VM pause)
@@ -173,13 +220,13 @@ class Execution:
             return
         self._signal_backend("pg_terminate_backend", self.backend_pid)
         self._signal_backend("pg_terminate_backend", self.claim.backend_pid)  # frees the job
-        self.runner.abandon(self, Outcome.failed(f"{self._limit_message()} and did not stop"))
+        self.hooks.abandoned(self, Outcome.failed(f"{self._limit_message()} and did not stop"))
 
     def _signal_backend(self, function: str, pid: int) -> None:
         if not pid:
             return
         try:
-            with self.runner.db.connection(timeout=5) as conn:
+            with self.services.db.connection(timeout=5) as conn:
                 conn.execute(_SIGNAL_SQL[function], (pid,))
         except DatabaseError as exc:
             self.log.bind(event="cancel_failed").warning("{} failed: {}", function, exc)
@@ -196,5 +243,5 @@ class Execution:
         for timer in self._timers:
             timer.cancel()
         if self.conn is not None:
-            self.runner.db.putconn(self.conn)
+            self.services.db.putconn(self.conn)
             self.conn = None

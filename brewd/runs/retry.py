@@ -1,13 +1,14 @@
 """The retry policy, whole: which errors are retried, how often, after what pause, and within
-what window every attempt of a run must end. Pure: no clock, no I/O; times are monotonic
-seconds given by the caller."""
+what window every attempt of a run must end (a scheduled run's next slot, a manual run's
+timeout). Pure: no I/O; times are monotonic seconds given by the caller."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
 
-from brewd.core.errors import TransientDatabaseError
+from brewd.core.errors import DatabaseUnavailable, TransientDatabaseError
 
 # A run makes at most this many attempts (the first one included).
 MAX_ATTEMPTS = 5
@@ -22,10 +23,20 @@ LOCK_WAIT_SHARE = 0.5
 LOCK_WAIT_CAP_S = 30.0
 
 
+# The errors a retry may fix. adapters/pg.py only names what happened, once, at the boundary
+# (SQLSTATE -> brewd error type); whether that is worth another attempt is decided here:
+# - DatabaseUnavailable: the connection was lost or refused; the next attempt takes a new one.
+# - TransientDatabaseError: PostgreSQL chose this transaction as the loser of a serialization
+#   conflict or a deadlock, or a lock wait hit the attempt's lock_timeout.
+# Never retried: a cancelled statement (statement_timeout or pg_cancel_backend: the run's
+# window is over or someone stopped it on purpose), any other DatabaseError (the data or the
+# schema is at fault), FenceLost (the run is no longer ours), and every other exception.
+RETRIED: tuple[type[BaseException], ...] = (DatabaseUnavailable, TransientDatabaseError)
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Errors a retry may fix: connection lost, serialization failure, deadlock, lock timeout.
-    adapters/pg.py maps SQLSTATEs to TransientDatabaseError, once, at the boundary."""
-    return isinstance(exc, TransientDatabaseError)
+    """Is `exc` an error another attempt of the run may not meet (see RETRIED)?"""
+    return isinstance(exc, RETRIED)
 
 
 def backoff(retry: int, jitter: float | None = None) -> float:
@@ -34,6 +45,11 @@ def backoff(retry: int, jitter: float | None = None) -> float:
     `jitter` in [0, 1) makes it deterministic; None draws one."""
     u = random.random() if jitter is None else jitter  # noqa: S311  (not crypto)
     return min(30.0, 0.5 * 2.0 ** (retry - 1)) * (0.5 + u)
+
+
+def next_slot_at(next_due: datetime, now: datetime, monotonic_now: float) -> float:
+    """A scheduled run's next slot, on the monotonic clock its window is measured with."""
+    return monotonic_now + (next_due - now).total_seconds()
 
 
 @dataclass(frozen=True)

@@ -10,26 +10,28 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from loguru import logger
 
 from brewd.adapters.cache import Redis
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
-from brewd.control.port import TriggeredRun
 from brewd.core.clock import Clock
 from brewd.core.config import Config
 from brewd.core.errors import BrewdError, DatabaseError, JobAlreadyRunning, UnknownJob
 from brewd.jobs.base import Job
-from brewd.runs.claims import Claim, release
-from brewd.runs.execution import Execution
+from brewd.runs.claims import Claim, Claims, SlotTaken
+from brewd.runs.execution import Execution, RunHooks, Services
 from brewd.runs.joining import join_slot, joins
-from brewd.runs.ledger import Ledger, Outcome, RunRecord
+from brewd.runs.records import Outcome, Records, RunRecord
 
 
-class SlotTaken(BrewdError):
-    """Another node already ran or recorded this slot."""
+class TriggeredRun(NamedTuple):
+    """A manual run accepted by the runner."""
+
+    run_id: int
+    future: Future[dict[str, Any]]  # the run record dict when the run ends
 
 
 class Runner:
@@ -40,16 +42,22 @@ class Runner:
         *,
         db: Database,
         cache: Redis,
-        ledger: Ledger,
+        claims: Claims,
+        records: Records,
         metrics: Metrics,
         jobs: Mapping[str, Job],
         clock: Clock,
-        config: Callable[[], Config],
+        config: Config,
         claude: Any = None,
     ) -> None:
-        self.db, self.cache, self.ledger, self.metrics = db, cache, ledger, metrics
-        self.jobs, self.clock, self.config, self.claude = jobs, clock, config, claude
-        self._pool = ThreadPoolExecutor(config().scheduler.workers, thread_name_prefix="brewd-job")
+        self.db, self.cache, self.metrics = db, cache, metrics
+        self.claims, self.records = claims, records
+        self.services = Services(
+            db=db, cache=cache, claims=claims, metrics=metrics, clock=clock, claude=claude
+        )
+        self.jobs, self.clock, self.claude = jobs, clock, claude
+        self._config = config
+        self._pool = ThreadPoolExecutor(config.scheduler.workers, thread_name_prefix="brewd-job")
         self._lock = threading.Lock()
         self._reserved: dict[str, object] = {}  # job -> token of the run holding it on this node
         self._executions: dict[str, Execution] = {}
@@ -62,6 +70,14 @@ class Runner:
         self.on_retry_wait: Callable[[RunRecord], None] | None = None
 
     # -- state ------------------------------------------------------------------------------
+    def config(self) -> Config:
+        """The configuration new runs start with."""
+        return self._config
+
+    def reconfigure(self, config: Config) -> None:
+        """A reload: runs started from now on use `config` (scheduler.workers excepted)."""
+        self._config = config
+
     def closing(self) -> bool:
         return self._closing
 
@@ -110,7 +126,7 @@ class Runner:
             raise BrewdError("the daemon is shutting down")
         token = self._reserve(job)
         if token is None:
-            raise JobAlreadyRunning(f"{job} is already running on {self.ledger.node}")
+            raise JobAlreadyRunning(f"{job} is already running on {self.claims.node}")
         try:
             claim, record = self._claim(job, None, "manual")
         except BaseException:
@@ -148,36 +164,23 @@ class Runner:
                 del self._reserved[job]
 
     def _claim(self, job: str, slot: datetime | None, trigger: str) -> tuple[Claim, RunRecord]:
-        """The job's lock on a connection of its own (brewd/runs/claims.py), and its running row.
-        Raises JobAlreadyRunning (another node runs it) or SlotTaken."""
+        """Claim the run (brewd/runs/claims.py). Raises JobAlreadyRunning or SlotTaken."""
         # Outcomes kept while the database was down go first: otherwise this claim would close
         # their rows as 'abandoned' and the real error (e.g. the lost connection) would be lost.
         self.flush_pending()
-        conn = self.db.getconn(timeout=self.config().database.connect_timeout)
-        try:
-            if not self.ledger.try_lock(conn, job):
-                raise JobAlreadyRunning(f"{job} is already running on another node")
-            claim = Claim(self.db, self.ledger, conn, job)
-            record = self.ledger.claim(conn, job, slot, trigger)
-            if record is None:
-                raise SlotTaken()
-            claim.run_id = record.id
-            return claim, record
-        except BaseException:
-            release(self.db, self.ledger, conn, job)
-            raise
+        return self.claims.take(job, slot, trigger, self.config().database.connect_timeout)
 
     def _run_slot(self, job: str, slot: datetime, trigger: str, next_slot_at: float) -> None:
         token = self._reserve(job)
         if token is None:
-            self._record_skip(job, slot, f"overlap: still running on {self.ledger.node}")
+            self._record_skip(job, slot, f"overlap: still running on {self.claims.node}")
             return
         try:
             claim, record = self._claim(job, slot, trigger)
         except JobAlreadyRunning:
             self._record_skip(job, slot, "overlap: running on another node")
-            if joins(self, job):  # its work is shared: help the node that claimed the slot
-                join_slot(self, job)
+            if joins(self.jobs[job]):  # its work is shared: help the node that claimed the slot
+                join_slot(self.services, job, self.jobs[job], self.config(), self.closing)
             self._release(job, token)
             return
         except SlotTaken:
@@ -194,7 +197,7 @@ class Runner:
 
     def _record_skip(self, job: str, slot: datetime, reason: str) -> None:
         try:
-            if self.ledger.record_slots(job, [slot], "skipped", reason):
+            if self.records.record_slots(job, [slot], "skipped", reason):
                 self.metrics.run_finished(job, "skipped", 0.0, None)
                 logger.bind(job=job, event="slot_skipped").info(
                     "{} {} skipped: {}", job, slot, reason
@@ -206,7 +209,17 @@ class Runner:
     def _run_claimed(
         self, claim: Claim, record: RunRecord, token: object, next_slot_at: float | None
     ) -> dict[str, Any]:
-        execution = Execution(self, claim, record, next_slot_at)
+        config = self.config()  # read once: a reload does not change a run under way
+        execution = Execution(
+            self.services,
+            self.jobs[record.job],
+            config,
+            claim,
+            record,
+            timeout=config.jobs[record.job].timeout,
+            next_slot_at=next_slot_at,
+            hooks=RunHooks(abandoned=self.abandon, retry_wait=self.on_retry_wait),
+        )
         with self._lock:
             self._executions[record.job] = execution
         started = time.monotonic()
@@ -228,7 +241,7 @@ class Runner:
     ) -> RunRecord:
         final: RunRecord | None = None
         try:
-            final = self.ledger.finish(claim.conn, record.id, outcome)
+            final = self.records.finish(claim.conn, record.id, outcome)
         except DatabaseError:
             final = self._write_elsewhere(record.id, outcome)
         self.metrics.run_finished(record.job, outcome.status, duration, outcome.affected)
@@ -253,7 +266,7 @@ class Runner:
 
     def _write_elsewhere(self, run_id: int, outcome: Outcome) -> RunRecord | None:
         try:
-            return self.ledger.finish_elsewhere(run_id, outcome)
+            return self.records.finish_elsewhere(run_id, outcome)
         except DatabaseError:
             with self._lock:
                 self._pending.append((run_id, outcome))

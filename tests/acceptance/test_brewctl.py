@@ -20,7 +20,7 @@ import brewd
 from brewd.cli import brewctl as cli
 from brewd.cli.client import ControlClient, DaemonUnreachable
 from brewd.jobs import ALL_JOBS
-from brewd.runs.ledger import LOCK_NAMESPACE, lock_key
+from brewd.runs.claims import LOCK_NAMESPACE, lock_key
 from tests.helpers import wait_until
 
 REPO = str(Path(brewd.__file__).resolve().parent.parent)

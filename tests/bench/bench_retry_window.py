@@ -28,8 +28,8 @@ from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
 from brewd.core.config import Config, DatabaseConfig, JobConfig, RedisConfig
 from brewd.core.cron import Cron
+from brewd.daemon import build_scheduler
 from brewd.db import migrate
-from brewd.loop.scheduler import Scheduler
 from tests.helpers import FakeClock, wait_until
 from tests.integration.core.conftest import EFFECTS, FakeJob
 
@@ -51,7 +51,7 @@ def measure(dsn: str, slots: int) -> list[dict[str, Any]]:
     db.open(wait=True)
     start = datetime(2026, 11, 29, 10, 0, 30, tzinfo=UTC)
     clock = FakeClock(start)
-    s = Scheduler(
+    s = build_scheduler(
         config=config, db=db, cache=make_client(config.redis), jobs={JOB: FakeJob(JOB)},
         clock=clock, metrics=Metrics(), node="bench:1",
     )  # fmt: skip

@@ -6,7 +6,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from brewd.core.cron import MAX_CATCHUP_GRACE, Cron, CronSpec, catch_up, catchup_grace, next_slot
+from brewd.core.catchup import DEFAULT_MAX_GRACE_S, catch_up, catchup_grace
+from brewd.core.cron import Cron, CronSpec, next_slot
 
 NOW = datetime(2027, 12, 1, 9, 1, tzinfo=UTC)  # the downtime below spans both DST changes
 CASES = [("*/2 * * * *", 200), ("*/5 * * * *", 200), ("0 * * * *", 365), ("30 2 * * *", 365)]
@@ -16,7 +17,7 @@ def main() -> None:
     paris = ZoneInfo("Europe/Paris")
     for expression, days in CASES:
         spec = CronSpec(Cron(expression), paris)
-        grace = catchup_grace(spec, NOW, MAX_CATCHUP_GRACE)
+        grace = catchup_grace(spec, NOW, timedelta(seconds=DEFAULT_MAX_GRACE_S))
         start = time.perf_counter()
         got = catch_up(spec, NOW - timedelta(days=days), NOW, grace)
         ms = (time.perf_counter() - start) * 1000

@@ -30,9 +30,9 @@ from brewd.adapters.pg import Database
 from brewd.core.clock import SystemClock
 from brewd.core.config import Config, DatabaseConfig, JobConfig, RedisConfig, SchedulerConfig
 from brewd.core.cron import Cron
+from brewd.daemon import build_scheduler
 from brewd.db import migrate
 from brewd.jobs.base import JobContext, JobResult
-from brewd.loop.scheduler import Scheduler
 
 ADMIN = os.environ.get(
     "BREWD_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -80,7 +80,7 @@ def measure_lag(dsn: str, minutes: int, count: int) -> list[float]:
     )
     db = Database(config.database)
     db.open(wait=True)
-    scheduler = Scheduler(
+    scheduler = build_scheduler(
         config=config,
         db=db,
         cache=make_client(config.redis),

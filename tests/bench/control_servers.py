@@ -23,6 +23,7 @@ from brewd.control.server import ControlThread
 from brewd.control.service import SchedulerControl
 from brewd.core.clock import SystemClock
 from brewd.core.config import Config, ControlConfig, DatabaseConfig, RedisConfig
+from brewd.daemon import build_scheduler
 from brewd.jobs import ALL_JOBS
 from brewd.jobs.base import JobContext, JobResult
 from brewd.loop.scheduler import Scheduler
@@ -66,7 +67,7 @@ def _scheduler(socket_path: str, dsn: str) -> tuple[Scheduler, Database, Config]
     )
     db = Database(config.database, application_name="brewd-bench")
     db.open(wait=True, timeout=10)
-    scheduler = Scheduler(
+    scheduler = build_scheduler(
         config=config,
         db=db,
         cache=make_client(config.redis),

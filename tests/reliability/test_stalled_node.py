@@ -13,6 +13,7 @@ import pytest
 from brewd.adapters.cache import make_client
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
+from brewd.daemon import build_scheduler
 from brewd.loop.scheduler import Scheduler
 from tests.helpers import FakeClock
 from tests.integration.core.conftest import EFFECTS, FakeJob, make_config
@@ -30,7 +31,7 @@ def nodes(pg_dsn: str, redis_url: str, pg: psycopg.Connection[Any]) -> Iterator[
         db = Database(config.database, application_name=f"brewd-{node}")
         db.open(wait=True, timeout=10)
         made.append(
-            Scheduler(
+            build_scheduler(
                 config=config,
                 db=db,
                 cache=make_client(config.redis),

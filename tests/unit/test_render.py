@@ -68,7 +68,7 @@ def test_status_table_is_soonest_first_in_local_time_with_paused_last() -> None:
 
 
 def test_runs_table_shows_duration_and_the_error_of_a_failure() -> None:
-    failed = record(id=42, status="failed", affected_records=None, error="JobTimeout: 600 s")
+    failed = record(id=42, status="failed", affected_records=None, error="timeout: exceeded 600s")
     text = runs_table([failed, record()], UTC)
     header, first, second = text.splitlines()
     assert header.split() == [
@@ -83,7 +83,7 @@ def test_runs_table_shows_duration_and_the_error_of_a_failure() -> None:
     ]
     assert first.split()[0] == "42"
     assert first.split()[5:9] == ["1s", "schedule", "failed", "1"]
-    assert first.endswith("JobTimeout: 600 s")
+    assert first.endswith("timeout: exceeded 600s")
     assert second.endswith("expired 12 pokes")
     assert runs_table([], UTC) == "no runs recorded yet"
 

@@ -14,6 +14,7 @@ from brewd.runs.retry import (
     RunWindow,
     backoff,
     is_transient,
+    next_slot_at,
 )
 
 
@@ -82,3 +83,10 @@ def test_a_retry_starts_only_with_time_left_for_it_and_attempts_to_spare() -> No
     assert not window.may_retry(1, now=56.5, delay=1.0)
     assert not window.may_retry(1, now=58.0 - MIN_ATTEMPT_S, delay=0.1)
     assert not window.may_retry(MAX_ATTEMPTS, now=0.0, delay=0.5)
+
+
+def test_a_scheduled_runs_next_slot_is_measured_on_the_monotonic_clock() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+    assert next_slot_at(now + timedelta(seconds=90), now, monotonic_now=1000.0) == 1090.0

@@ -9,11 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from brewd.core.catchup import catch_up, catchup_grace
 from brewd.core.cron import (
     Cron,
     CronSpec,
-    catch_up,
-    catchup_grace,
     count_slots_between,
     latest_slot,
     next_slot,

@@ -10,9 +10,9 @@ from cronsim import CronSim
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from brewd.core.catchup import catch_up
 from brewd.core.cron import (
     CronSpec,
-    catch_up,
     count_slots_between,
     latest_slot,
     next_slot,

@@ -27,6 +27,7 @@ from brewd.core.config import (
     RedisConfig,
     SchedulerConfig,
 )
+from brewd.daemon import build_scheduler
 from brewd.jobs import ALL_JOBS
 from brewd.loop.scheduler import Scheduler
 from tests.integration.control.stub_port import StubPort
@@ -107,7 +108,7 @@ def make_api(
             redis=RedisConfig(url=redis_url),
             scheduler=SchedulerConfig(enabled=enabled, workers=4),
         )
-        scheduler = Scheduler(
+        scheduler = build_scheduler(
             config=config, db=db, cache=cache, jobs=ALL_JOBS, clock=SystemClock(),
             metrics=Metrics(), node="test-node:1",
         )  # fmt: skip

@@ -12,8 +12,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from brewd.control.port import TriggeredRun
 from brewd.core.errors import DatabaseUnavailable, JobAlreadyRunning, UnknownJob
+from brewd.runs.runner import TriggeredRun
 
 JOBS = ("expirePokes", "calculateBadges")
 

@@ -14,7 +14,7 @@ from brewd.cli.client import ControlClient
 from brewd.control.openapi import document
 from brewd.core.config import DatabaseConfig
 from brewd.jobs import ALL_JOBS
-from brewd.runs.ledger import LOCK_NAMESPACE, lock_key
+from brewd.runs.claims import LOCK_NAMESPACE, lock_key
 from tests.helpers import peer_of_this_test, wait_until
 from tests.integration.control.conftest import MakeApi
 

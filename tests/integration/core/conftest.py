@@ -14,6 +14,7 @@ from brewd.adapters.cache import make_client
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
 from brewd.core.config import Config, DatabaseConfig, JobConfig, RedisConfig, SchedulerConfig
+from brewd.daemon import build_scheduler
 from brewd.jobs.base import JobContext, JobResult
 from brewd.loop.scheduler import Scheduler
 from tests.helpers import FakeClock
@@ -92,7 +93,7 @@ def make_scheduler(
         db = Database(config.database, application_name=f"brewd-{node}")
         db.open(wait=True, timeout=10)
         clock = FakeClock(now or datetime(2026, 11, 29, 10, 0, tzinfo=UTC))
-        scheduler = Scheduler(
+        scheduler = build_scheduler(
             config=config,
             db=db,
             cache=make_client(config.redis),

@@ -48,7 +48,7 @@ def test_the_loop_publishes_each_jobs_period_and_pause_state(
     make_scheduler: Callable[..., Scheduler], pg: psycopg.Connection[dict[str, Any]]
 ) -> None:
     s = make_scheduler({"expirePokes": PostingJob(), "expireBadges": PostingJob()}, now=NOW)
-    s.history.set_paused("expirePokes", True, "test")
+    s.records.set_paused("expirePokes", True, "test")
     s.tick(NOW)
     s.housekeeping.run(s.clock.monotonic(), s.config())
     s._publish_next_runs(NOW)

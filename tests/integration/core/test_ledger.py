@@ -12,7 +12,7 @@ import pytest
 from brewd.core.cron import Cron
 from brewd.core.errors import JobAlreadyRunning, UnknownJob
 from brewd.loop.scheduler import Scheduler
-from brewd.runs.ledger import LOCK_NAMESPACE, lock_key
+from brewd.runs.claims import LOCK_NAMESPACE, lock_key
 from tests.integration.core.conftest import FakeJob
 
 SLOT = datetime(2026, 11, 29, 10, 5, tzinfo=UTC)  # expirePokes runs */5
@@ -123,7 +123,7 @@ def test_sweep_marks_a_dead_nodes_run_without_waiting_for_a_claim(
         " VALUES ('expireUsers', 'manual', 'dead:2', now(), 'running')"
     )
     a = make_scheduler({"expirePokes": FakeJob("expirePokes")})
-    assert a.history.sweep_abandoned({"expireUsers": 600}) == 1
+    assert a.runner.claims.sweep_abandoned({"expireUsers": 600}) == 1
     assert runs(pg, "expireUsers")[0]["status"] == "failed"
 
 
@@ -170,13 +170,13 @@ def test_pause_is_cluster_wide_and_manual_runs_still_work(
 ) -> None:
     a = synced(make_scheduler({"expirePokes": FakeJob("expirePokes")}, node="a", now=SLOT), SLOT)
     b = synced(make_scheduler({"expirePokes": FakeJob("expirePokes")}, node="b", now=SLOT), SLOT)
-    b.history.set_paused("expirePokes", True, "tester")  # paused on b, a obeys
+    b.records.set_paused("expirePokes", True, "tester")  # paused on b, a obeys
     a.tick(SLOT + timedelta(minutes=5))
     a.runner.drain(10)
     missed = {r["slot"]: r for r in runs(pg)}[SLOT + timedelta(minutes=5)]
     assert (missed["status"], missed["message"]) == ("missed", "missed: paused")
     assert a.runner.trigger("expirePokes", "t").future.result(timeout=10)["status"] == "succeeded"
-    b.history.set_paused("expirePokes", False, "tester")
+    b.records.set_paused("expirePokes", False, "tester")
     a.tick(SLOT + timedelta(minutes=10))
     a.runner.drain(10)
     assert {r["slot"]: r for r in runs(pg)}[SLOT + timedelta(minutes=10)]["status"] == "succeeded"
@@ -196,7 +196,7 @@ def test_prune_keeps_the_newest_runs_per_job(
         " now() - interval '40 days')"
     )
     a = make_scheduler({"expirePokes": FakeJob("expirePokes")})
-    assert a.history.prune(keep_runs=1000, keep_days=30) == 11
+    assert a.records.prune(keep_runs=1000, keep_days=30) == 11
     newest = pg.execute("SELECT max(slot) AS s, count(*) AS n FROM job_runs").fetchone()
     assert newest["n"] == 1000
 

@@ -12,7 +12,7 @@ import psycopg
 from brewd.core.config import JobConfig
 from brewd.core.cron import Cron
 from brewd.loop.scheduler import Scheduler
-from brewd.runs.ledger import RunRecord
+from brewd.runs.records import RunRecord
 from tests.helpers import wait_until
 from tests.integration.core.conftest import FakeJob, make_config
 
@@ -85,7 +85,7 @@ def test_a_run_between_attempts_keeps_its_row_through_the_sweep_and_ends_with_it
 
     def sweep_now(record: RunRecord) -> None:  # on the job's thread, between the two attempts
         for node in (a, b):  # this node's own cleanup, and another node's
-            swept.append(node.history.sweep_abandoned({JOB: 600}))
+            swept.append(node.runner.claims.sweep_abandoned({JOB: 600}))
 
     a.runner.on_retry_wait = sweep_now
     record = a.runner.trigger(JOB, "tester").future.result(timeout=30)
@@ -153,7 +153,7 @@ def test_a_run_whose_claim_was_lost_between_attempts_does_not_try_again(
 
     def lose_the_claim(record: RunRecord) -> None:  # the claim's own session dies, too
         pg.execute(f"SELECT pg_terminate_backend(pid) FROM pg_locks WHERE {OURS}")
-        b.history.sweep_abandoned({JOB: 600})  # another node sees no holder: abandoned
+        b.runner.claims.sweep_abandoned({JOB: 600})  # another node sees no holder: abandoned
 
     a.runner.on_retry_wait = lose_the_claim
     record = a.runner.trigger(JOB, "tester").future.result(timeout=30)

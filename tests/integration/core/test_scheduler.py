@@ -13,6 +13,7 @@ import psycopg
 from brewd.core.config import JobConfig, SchedulerConfig
 from brewd.core.cron import Cron
 from brewd.loop.scheduler import Scheduler
+from brewd.loop.watchdog import Watchdog
 from tests.helpers import FakeClock
 from tests.integration.core.conftest import FakeJob, make_config
 
@@ -185,6 +186,7 @@ def test_overdue_jobs_starve_the_watchdog(
     notifier = Notifier()
     s = make_scheduler({HOURLY: FakeJob(HOURLY)}, now=at(10, 20))
     s.notifier = notifier
+    s.watchdog = Watchdog(notifier)
     s.tick(at(10, 20))
     s.feed_watchdog(at(10, 20), s.clock.monotonic())
     assert notifier.pings == 1

@@ -29,7 +29,8 @@ from brewd.core.config import (
 )
 from brewd.core.cron import Cron
 from brewd.jobs.proactive import messages as proactive_messages
-from brewd.runs.ledger import Ledger
+from brewd.runs.claims import Claims
+from brewd.runs.records import Records
 from brewd.runs.runner import Runner
 
 NAME = proactive_messages.NAME
@@ -83,11 +84,12 @@ def main() -> None:
     runner = Runner(
         db=db,
         cache=make_client(config.redis),
-        ledger=Ledger(db, args.node),
+        claims=Claims(db, args.node),
+        records=Records(db, args.node),
         metrics=Metrics(),
         jobs={NAME: proactive_messages},
         clock=SlotClock(datetime.fromisoformat(args.slot)),
-        config=lambda: config,
+        config=config,
         claude=claude,
     )
     print("ready", flush=True)

@@ -1,0 +1,1 @@
+SELECT job FROM job_state WHERE paused

@@ -1,0 +1,1 @@
+SELECT DISTINCT job FROM job_runs WHERE status = 'running'

@@ -1,0 +1,1 @@
+SELECT {columns} FROM job_runs WHERE id = %s
