@@ -34,7 +34,7 @@ def test_defaults_match_the_spec() -> None:
     assert config.scheduler.enabled is True
     assert config.proactive.enabled is False
     assert config.scheduler.timezone == "UTC"
-    assert config.database.pool_max_size == 20
+    assert config.database.pool_max_size == 32
     assert config.pokes.retention_days == 8
     assert all(job.timeout == 600 for job in config.jobs.values())
 
