@@ -14,6 +14,7 @@ from aiohttp import web
 from loguru import logger
 
 from brewd.adapters.metrics import Metrics
+from brewd.control import trigger
 from brewd.control.address import ListenAddress, parse_listen
 from brewd.control.calls import FRESH_FOR, PortCalls
 from brewd.control.listen import BACKLOG, bind_control_socket, remove_socket_file
@@ -49,6 +50,7 @@ def build_app(
         daemon_uid=os.geteuid(), admin_gid=admin_gid, body_timeout=config.request_timeout
     )
     app.add_routes(routes)
+    app.add_routes(trigger.routes)
     return app
 
 

@@ -205,7 +205,7 @@ class Runner:
     # -- executing and recording -------------------------------------------------------------
     def _run_claimed(
         self, claim: Claim, record: RunRecord, token: object, next_slot_at: float | None
-    ) -> dict[str, Any]:
+    ) -> RunRecord:
         execution = Execution(self, claim, record, next_slot_at)
         with self._lock:
             self._executions[record.job] = execution
@@ -221,7 +221,7 @@ class Runner:
         finally:
             claim.release()
             self._release(record.job, token)
-        return final.to_json()
+        return final
 
     def _record(
         self, claim: Claim, record: RunRecord, outcome: Outcome, duration: float

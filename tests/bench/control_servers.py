@@ -19,6 +19,7 @@ from typing import Any
 from brewd.adapters.cache import make_client
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
+from brewd.control.port import SchedulerStatus
 from brewd.control.server import ControlThread
 from brewd.control.service import SchedulerControl
 from brewd.core.clock import SystemClock
@@ -49,9 +50,9 @@ class CountingPort:
         self.node = port.node
         self.status_calls = 0
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> SchedulerStatus:
         self.status_calls += 1
-        result: dict[str, Any] = self._port.status()
+        result: SchedulerStatus = self._port.status()
         return result
 
     def __getattr__(self, name: str) -> Any:
