@@ -31,7 +31,7 @@ def test_defaults_match_the_spec() -> None:
     assert all(job.timeout == 600 for job in config.jobs.values())
 
 
-def load_defaults():  # type: ignore[no-untyped-def]
+def load_defaults():
     from brewd.cli.settings import _build, _validate
 
     config = _build({})

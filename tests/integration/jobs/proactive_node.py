@@ -66,7 +66,7 @@ def config_from(args: argparse.Namespace) -> Config:
         redis=RedisConfig(url=args.redis),
         scheduler=SchedulerConfig(workers=2),
         proactive=proactive,
-        jobs=Config().jobs | {NAME: JobConfig(schedule=args.schedule, timeout=args.job_timeout)},
+        jobs={**Config().jobs, NAME: JobConfig(schedule=args.schedule, timeout=args.job_timeout)},
     )
 
 
