@@ -12,6 +12,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 
 from brewd.adapters.cache import Redis
+from brewd.adapters.claude import Writer
+from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Connection, wrap_errors
 from brewd.core.config import Config
 from brewd.core.errors import FenceLost, JobCancelled
@@ -71,9 +73,9 @@ class JobContext:
     run_id: int | None = None
     should_stop: Callable[[], bool] = _never
     fence: Callable[[Connection], None] = _no_fence
-    claude: Any = None  # brewd.adapters.claude client, or None without an API key
+    claude: Writer | None = None  # None without an API key
     db: ConnectionSource | None = None  # the pool, for jobs that work on several connections
-    metrics: Any = None  # brewd.adapters.metrics.Metrics, for jobs with counters of their own
+    metrics: Metrics | None = None  # for jobs with counters of their own
     node: str = field(default_factory=this_node)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -8,13 +8,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from loguru import logger
 
 from brewd.adapters.cache import Redis
+from brewd.adapters.claude import Writer
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
+from brewd.adapters.systemd import StatusNotifier
 from brewd.core.clock import Clock
 from brewd.core.config import Config
 from brewd.core.cron import (
@@ -68,8 +69,8 @@ class Scheduler:
         clock: Clock,
         metrics: Metrics,
         node: str,
-        claude: Any = None,
-        notifier: Any = None,
+        claude: Writer | None = None,
+        notifier: StatusNotifier | None = None,
     ) -> None:
         self.node, self.db, self.cache, self.clock, self.metrics = node, db, cache, clock, metrics
         self.jobs, self.notifier = jobs, notifier
@@ -264,7 +265,9 @@ class Scheduler:
         if self.notifier is None:
             return
         interval = self.notifier.watchdog_interval
-        due = bool(interval) and mono - self._last_watchdog >= interval * 0.9
+        due = (
+            bool(interval) and interval is not None and mono - self._last_watchdog >= interval * 0.9
+        )
         if due and not self.overdue(now):  # a loop that stopped firing must get restarted
             self.notifier.watchdog()
             self._last_watchdog = mono

@@ -15,6 +15,7 @@ from typing import Any
 from loguru import logger
 
 from brewd.adapters.cache import Redis
+from brewd.adapters.claude import Writer
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
 from brewd.control.port import TriggeredRun
@@ -45,7 +46,7 @@ class Runner:
         jobs: Mapping[str, Job],
         clock: Clock,
         config: Callable[[], Config],
-        claude: Any = None,
+        claude: Writer | None = None,
     ) -> None:
         self.db, self.cache, self.ledger, self.metrics = db, cache, ledger, metrics
         self.jobs, self.clock, self.config, self.claude = jobs, clock, config, claude
