@@ -1,12 +1,20 @@
-"""The scheduler seen from the control API: the ControlPort that the aiohttp server calls."""
+"""The scheduler seen from the control API: the ControlPort that the aiohttp server calls.
+
+It is given only what it reads (daemon.py wires it): the loop's plans and heartbeat
+(LoopView), the runner's manual runs (RunStarter), the run history, the database's state, a
+Redis ping, the dependency gauges and the clock."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Protocol
 
 from brewd import __version__
 from brewd.adapters.logs import mask_known_secrets
+from brewd.adapters.metrics import Metrics
+from brewd.adapters.pg import Database
 from brewd.control.port import (
     Dependency,
     Health,
@@ -18,33 +26,71 @@ from brewd.control.port import (
     SchedulerStatus,
     TriggeredRun,
 )
+from brewd.core.clock import Clock
+from brewd.core.config import Config
 from brewd.core.depstate import Snapshot, describe_since
 from brewd.core.errors import DatabaseUnavailable, UnknownJob, first_line
-from brewd.loop.scheduler import Scheduler
+from brewd.loop.scheduler import JobPlan
+from brewd.runs.history import History
 from brewd.runs.ledger import RunRecord
 
 MAX_LOOP_SILENCE_S = 330.0  # the loop sleeps at most 300 s; longer silence means it is stuck
 
 
-class SchedulerControl:
-    """Implements brewd.control.port.ControlPort over a Scheduler (blocking calls)."""
+class LoopView(Protocol):
+    """What the control API reads of the scheduling loop (loop/scheduler.py Scheduler)."""
 
-    def __init__(self, scheduler: Scheduler) -> None:
-        self.scheduler = scheduler
-        self.node = scheduler.node
+    @property
+    def plans(self) -> Mapping[str, JobPlan]: ...
+    @property
+    def synced(self) -> bool: ...  # the start-up catch-up is done
+    @property
+    def loop_beat(self) -> float: ...  # monotonic time the loop last went round
+    @property
+    def started(self) -> float: ...  # monotonic time the daemon started
+
+    def config(self) -> Config: ...
+
+    def overdue(self, now: datetime) -> list[str]: ...
+
+
+class RunStarter(Protocol):
+    """The manual runs (runs/runner.py Runner)."""
+
+    def trigger(self, job: str, requested_by: str) -> TriggeredRun: ...
+
+    def running(self) -> set[str]: ...
+
+
+class SchedulerControl:
+    """Implements brewd.control.port.ControlPort (blocking calls)."""
+
+    def __init__(
+        self,
+        *,
+        node: str,
+        loop: LoopView,
+        runner: RunStarter,
+        history: History,
+        db: Database,
+        ping_redis: Callable[[], object],
+        metrics: Metrics,
+        clock: Clock,
+    ) -> None:
+        self.node, self.loop, self.runner, self.history = node, loop, runner, history
+        self.db, self.ping_redis, self.metrics, self.clock = db, ping_redis, metrics, clock
         self._last_view: tuple[dict[str, RunRecord], set[str], set[str]] = ({}, set(), set())
 
     def job_names(self) -> list[str]:
-        return list(self.scheduler.plans)
+        return list(self.loop.plans)
 
     def _known(self, job: str) -> None:
-        if job not in self.scheduler.plans:
+        if job not in self.loop.plans:
             raise UnknownJob(job, self.job_names())
 
     def status(self) -> SchedulerStatus:
-        s = self.scheduler
         last_runs, running, paused = self._ledger_view()
-        running = running | s.runner.running()
+        running = running | self.runner.running()
         jobs = [
             JobStatus(
                 name=plan.name,
@@ -55,23 +101,23 @@ class SchedulerControl:
                 next_run=plan.next_due if plan.enabled else None,
                 last_run=last_runs.get(plan.name),
             )
-            for plan in s.plans.values()
+            for plan in self.loop.plans.values()
         ]
-        config = s.config()
+        config = self.loop.config()
         return SchedulerStatus(
             running=self._loop_alive(),
             enabled=config.scheduler.enabled,
             node=self.node,
             timezone=config.scheduler.timezone,
             jobs=jobs,
-            database=database_state(s.db.state.snapshot()),
+            database=database_state(self.db.state.snapshot()),
         )
 
     def _ledger_view(self) -> tuple[dict[str, RunRecord], set[str], set[str]]:
         """Last runs, running and paused jobs from the ledger; while the database is down, the
         last view read (status answers at once from what is known, and says the database is
         down). Any other database error still fails the request."""
-        history = self.scheduler.history
+        history = self.history
         try:
             view = history.last_runs(), history.running_jobs(), history.paused()
         except DatabaseUnavailable:
@@ -84,14 +130,14 @@ class SchedulerControl:
 
     def trigger(self, job: str, *, requested_by: str) -> TriggeredRun:
         self._known(job)
-        return self.scheduler.runner.trigger(job, requested_by)
+        return self.runner.trigger(job, requested_by)
 
     def runs(self, job: str, limit: int) -> list[RunRecord]:
         self._known(job)
-        return self.scheduler.history.recent_runs(job, limit)
+        return self.history.recent_runs(job, limit)
 
     def recent(self, per_job: int) -> Recent:
-        history = self.scheduler.history
+        history = self.history
         nodes = [
             NodeSeen(
                 node=row["node"],
@@ -107,29 +153,28 @@ class SchedulerControl:
 
     def pause(self, job: str, *, by: str) -> JobStatus:
         self._known(job)
-        self.scheduler.history.set_paused(job, True, by)
+        self.history.set_paused(job, True, by)
         return self._job_status(job)
 
     def resume(self, job: str, *, by: str) -> JobStatus:
         self._known(job)
-        self.scheduler.history.set_paused(job, False, by)
+        self.history.set_paused(job, False, by)
         return self._job_status(job)
 
     def health(self) -> Health:
-        s = self.scheduler
-        if not s.db.state.known:  # only before the first connection attempt has finished
-            s.db.probe()
-        database = database_state(s.db.state.snapshot())
-        redis = _probe(s.cache.ping)
-        s.metrics.set_dependency_up("database", database.up)
-        s.metrics.set_dependency_up("redis", redis.up)
-        overdue = s.overdue(s.clock.now())
+        loop, clock = self.loop, self.clock
+        if not self.db.state.known:  # only before the first connection attempt has finished
+            self.db.probe()
+        database = database_state(self.db.state.snapshot())
+        redis = _probe(self.ping_redis)
+        self.metrics.set_dependency_up("database", database.up)
+        self.metrics.set_dependency_up("redis", redis.up)
         scheduler = SchedulerHealth(
             running=self._loop_alive(),
-            enabled=s.config().scheduler.enabled,
-            synced=s.synced,
-            overdue_jobs=overdue,
-            loop_age_s=round(s.clock.monotonic() - s.loop_beat, 3),
+            enabled=loop.config().scheduler.enabled,
+            synced=loop.synced,
+            overdue_jobs=loop.overdue(clock.now()),
+            loop_age_s=round(clock.monotonic() - loop.loop_beat, 3),
         )
         return Health(
             status=_overall(database, redis, scheduler),
@@ -137,11 +182,11 @@ class SchedulerControl:
             redis=redis,
             scheduler=scheduler,
             version=__version__,
-            uptime_s=round(s.clock.monotonic() - s.started, 3),
+            uptime_s=round(clock.monotonic() - loop.started, 3),
         )
 
     def _loop_alive(self) -> bool:
-        return self.scheduler.clock.monotonic() - self.scheduler.loop_beat < MAX_LOOP_SILENCE_S
+        return self.clock.monotonic() - self.loop.loop_beat < MAX_LOOP_SILENCE_S
 
 
 def _overall(database: Dependency, redis: Dependency, scheduler: SchedulerHealth) -> HealthStatus:
