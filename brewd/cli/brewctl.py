@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from brewd import __version__
 from brewd.cli import glance as cli_glance
@@ -134,7 +133,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     return parser
 
 
-def _add_glance(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> None:
+def _add_glance(add: Callable[[str, Command | None, str], argparse.ArgumentParser]) -> None:
     runs = add(
         "runs",
         None,

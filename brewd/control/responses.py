@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -29,7 +28,7 @@ def encoded_response(
     return web.Response(body=data, status=status, headers=headers, content_type=JSON_TYPE)
 
 
-def error_response(status: int, message: str, **extra: Any) -> web.Response:
+def error_response(status: int, message: str, **extra: object) -> web.Response:
     return json_response({"error": message, **extra}, status=status)
 
 
