@@ -5,8 +5,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
-from brewd.control.port import Dependency, NodeSeen, Recent
+from brewd.control.openapi import document
+from brewd.control.port import (
+    Dependency,
+    Health,
+    JobStatus,
+    NodeSeen,
+    Recent,
+    SchedulerHealth,
+    SchedulerStatus,
+)
 from brewd.control.wire import encode, iso, to_wire
 from brewd.runs.ledger import RunRecord
 
@@ -76,3 +86,29 @@ def test_the_status_pages_nodes_say_self() -> None:
         }
     ]
     assert body["runs"]["expirePokes"][0]["id"] == 7
+
+
+def _schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = document()["components"]["schemas"][name]
+    return schema
+
+
+def _keys_match(body: object, schema: dict[str, Any]) -> None:
+    assert isinstance(body, dict)
+    assert set(schema["required"]) <= set(body) <= set(schema["properties"])
+
+
+def test_every_answer_has_the_keys_the_openapi_document_declares() -> None:
+    up = Dependency(up=True, latency_ms=0.5, error=None)
+    down = Dependency(up=False, latency_ms=None, error="refused", down_since=STARTED)
+    job = JobStatus("expirePokes", "*/5 * * * *", True, False, False, STARTED, record())
+    status = SchedulerStatus(True, True, "h:1", "UTC", [job], down)
+    scheduler = SchedulerHealth(True, True, True, ["expirePokes"], 0.1)
+    health = Health("degraded", up, down, scheduler, "0.1.0", 12.5)
+    _keys_match(to_wire(record()), _schema("RunRecord"))
+    _keys_match(to_wire(job), _schema("JobStatus"))
+    _keys_match(to_wire(status), _schema("Status"))
+    _keys_match(to_wire(up), _schema("Dependency"))
+    _keys_match(to_wire(down), _schema("Dependency"))
+    _keys_match(to_wire(health), _schema("Health"))
+    _keys_match(to_wire(scheduler), _schema("Health")["properties"]["scheduler"])
