@@ -31,7 +31,7 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._run_metrics(self.registry)
         self._schedule_metrics(self.registry)
-        self._proactive = Counter(
+        self._proactive_cafes = Counter(
             "brewd_proactive_cafes",
             "Cafés this node handled in proactiveMessages rounds, by outcome: claude, template,"
             " over_budget (a template: the budget could not reach it), deferred (over budget,"
@@ -137,7 +137,7 @@ class Metrics:
                 self._last_success.labels(job=job).set(when.timestamp())
 
     def proactive_cafe(self, outcome: str) -> None:
-        self._proactive.labels(outcome).inc()
+        self._proactive_cafes.labels(outcome).inc()
 
     def schedule_lag(self, job: str, seconds: float) -> None:
         self._lag.labels(job=job).observe(max(seconds, 0.0))
