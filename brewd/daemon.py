@@ -152,9 +152,19 @@ class Daemon:
             claude=self.claude,
             notifier=self.notifier,
         )
-        self.control = ControlThread(
-            SchedulerControl(self.scheduler), self.metrics, config.control, http=config.http
+        s = self.scheduler
+        port = SchedulerControl(
+            node=s.node,
+            loop=s,
+            runner=s.runner,
+            history=s.history,
+            records=s.records,
+            db=self.db,
+            ping_redis=self.cache.ping,
+            metrics=self.metrics,
+            clock=s.clock,
         )
+        self.control = ControlThread(port, self.metrics, config.control, http=config.http)
         self.stop = threading.Event()
         self.loop_failed = False
 

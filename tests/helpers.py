@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -81,3 +81,10 @@ def peer_of_this_test() -> str:
         return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
     except KeyError:
         return f"uid {uid}"
+
+
+def one(cursor: Any) -> Any:
+    """The one row a query returns (an AssertionError if it returned none)."""
+    row = cursor.fetchone()
+    assert row is not None, "the query returned no row"
+    return row

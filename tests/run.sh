@@ -10,5 +10,5 @@ if pkg-config --exists libsystemd 2>/dev/null; then extras="$extras,systemd"; fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 .venv/bin/ruff check brewd tests
 .venv/bin/ruff format --check brewd tests
-.venv/bin/mypy
+.venv/bin/mypy  # brewd strict, tests with check_untyped_defs (setup.cfg [mypy])
 exec .venv/bin/python -m pytest "$@"

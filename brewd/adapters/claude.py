@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from brewd.core.config import ProactiveConfig
 from brewd.core.errors import ClaudeError
@@ -16,6 +16,15 @@ if TYPE_CHECKING:
 # Written out rather than left to the SDK, so that the configuration (which already honours
 # ANTHROPIC_BASE_URL) is the one source of truth and nothing below the daemon reads os.environ.
 DEFAULT_BASE_URL = "https://api.anthropic.com"
+
+
+class Writer(Protocol):
+    """What jobs need of a writer (ClaudeWriter is one; tests may give their own)."""
+
+    model: str
+    max_retries: int
+
+    def write(self, system: str, prompt: str) -> str: ...
 
 
 class ClaudeWriter:

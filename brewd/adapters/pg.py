@@ -16,7 +16,12 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from brewd.adapters.pg_errors import classify
 from brewd.core.config import DatabaseConfig
 from brewd.core.depstate import DependencyState
-from brewd.core.errors import DatabaseError, DatabaseUnavailable, TransientDatabaseError
+from brewd.core.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    TransientDatabaseError,
+    first_line,
+)
 
 Connection = psycopg.Connection[dict[str, Any]]
 
@@ -44,22 +49,17 @@ def wrap_errors() -> Iterator[None]:
     except PoolTimeout as exc:
         raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
     except TRANSIENT as exc:
-        raise TransientDatabaseError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+        raise TransientDatabaseError(f"{type(exc).__name__}: {first_line(exc)}") from exc
     except DatabaseUnavailable:
         raise
     except pg_errors.QueryCanceled as exc:
         # A statement timeout or a cancel: the connection is fine (whatever its OperationalError
         # base says), so it is a plain DatabaseError (brewd/runs/retry.py does not retry it).
-        raise DatabaseError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+        raise DatabaseError(f"{type(exc).__name__}: {first_line(exc)}") from exc
     except psycopg.OperationalError as exc:
-        raise DatabaseUnavailable(f"database unavailable: {_first_line(exc)}") from exc
+        raise DatabaseUnavailable(f"database unavailable: {first_line(exc)}") from exc
     except psycopg.Error as exc:
-        raise DatabaseError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise DatabaseError(f"{type(exc).__name__}: {first_line(exc)}") from exc
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

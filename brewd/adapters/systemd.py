@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Mapping
 from types import ModuleType
+from typing import Protocol
 
 from loguru import logger
 
@@ -59,6 +60,17 @@ def parse_watchdog(environ: Mapping[str, str], pid: int) -> float | None:
         return None  # bounded: a huge number would overflow the division below
     usec = int(text)
     return usec / 2 / 1_000_000 if usec > 0 else None
+
+
+class StatusNotifier(Protocol):
+    """What the scheduling loop tells systemd (Notifier is one; tests may give their own)."""
+
+    @property
+    def watchdog_interval(self) -> float | None: ...
+
+    def watchdog(self) -> None: ...
+
+    def status(self, text: str) -> None: ...
 
 
 class Notifier:

@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from brewd import __version__
 from brewd.cli import glance as cli_glance
@@ -36,6 +35,8 @@ EPILOG = """exit status:
   127 logs: journalctl not found
 watch exits 0 on Ctrl-C; while the daemon is away it says why and keeps trying."""
 
+# The daemon's answer as an exit status; a trigger's run outcome became its HTTP status in
+# brewd/control/trigger.py (OUTCOME_HTTP: succeeded 200, failed 500, skipped 409).
 HTTP_EXIT = {400: EXIT_USAGE, 403: EXIT_PERMISSION_DENIED, 404: EXIT_UNKNOWN_JOB}
 HTTP_EXIT |= {409: EXIT_ALREADY_RUNNING, 500: EXIT_JOB_FAILED}
 
@@ -134,7 +135,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     return parser
 
 
-def _add_glance(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> None:
+def _add_glance(add: Callable[[str, Command | None, str], argparse.ArgumentParser]) -> None:
     runs = add(
         "runs",
         None,

@@ -11,9 +11,10 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from brewd.cli import render, runs_view
+from brewd.cli.answers import StatusJson
 from brewd.cli.client import ControlClient, DaemonUnreachable, Reply
 
 # The six jobs of SPEC §4: what `logs` accepts and completion offers when no daemon answers.
@@ -87,7 +88,8 @@ def _frame(client: ControlClient, args: argparse.Namespace) -> str:
     if reply.status >= 400 or not isinstance(reply.body, dict):
         error = reply.body.get("error") if isinstance(reply.body, dict) else None
         return f"{header}\n\nbrewctl: {error or f'HTTP {reply.status}'}; retrying"
-    return f"{header}\n\n{render.status_table(reply.body, now)}"
+    status = cast(StatusJson, reply.body)  # a JSON object; render tolerates missing keys
+    return f"{header}\n\n{render.status_table(status, now)}"
 
 
 def logs(args: argparse.Namespace, extra: Sequence[str]) -> int:

@@ -1,10 +1,13 @@
-"""brewctl's output for people: tables and sentences from the control API's JSON (pure)."""
+"""brewctl's output for people: tables and sentences from the control API's JSON (pure;
+its shapes: cli/answers.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
+
+from brewd.cli.answers import DependencyJson, HealthJson, JobJson, RunJson, StatusJson
 
 TIME_FORMAT = "%a %Y-%m-%d %H:%M:%S %Z"  # as systemctl list-timers
 
@@ -46,7 +49,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     )
 
 
-def _job_row(job: dict[str, Any], now: datetime, tz: tzinfo | None) -> list[str]:
+def _job_row(job: JobJson, now: datetime, tz: tzinfo | None) -> list[str]:
     last = job.get("last_run") or {}
     next_run = parse_time(job.get("next_run"))
     if job.get("paused"):
@@ -60,7 +63,7 @@ def _job_row(job: dict[str, Any], now: datetime, tz: tzinfo | None) -> list[str]
     return [nxt, left, local(last_time, tz), state, str(job.get("name", "?"))]
 
 
-def status_table(status: dict[str, Any], now: datetime, tz: tzinfo | None = None) -> str:
+def status_table(status: StatusJson, now: datetime, tz: tzinfo | None = None) -> str:
     """`brewctl status`: NEXT, LEFT, LAST, STATUS, JOB, soonest first, like list-timers."""
     jobs = status.get("jobs") or []
     rows = [_job_row(job, now, tz) for job in jobs]
@@ -82,12 +85,12 @@ def status_table(status: dict[str, Any], now: datetime, tz: tzinfo | None = None
     )
 
 
-def _duration(record: dict[str, Any]) -> str:
+def _duration(record: RunJson) -> str:
     start, end = parse_time(record.get("started_at")), parse_time(record.get("finished_at"))
     return timespan((end - start).total_seconds()) if start and end else "-"
 
 
-def runs_table(records: list[dict[str, Any]], tz: tzinfo | None = None) -> str:
+def runs_table(records: list[RunJson], tz: tzinfo | None = None) -> str:
     """`brewctl history`: newest first."""
     if not records:
         return "no runs recorded yet"
@@ -108,7 +111,7 @@ def runs_table(records: list[dict[str, Any]], tz: tzinfo | None = None) -> str:
     return table(header, rows)
 
 
-def _details(record: dict[str, Any]) -> str:
+def _details(record: RunJson) -> str:
     """The error (or message), and what a retried attempt failed with when it differs."""
     text = str(record.get("error") or record.get("message") or "")
     retried = record.get("last_error")
@@ -117,7 +120,7 @@ def _details(record: dict[str, Any]) -> str:
     return text
 
 
-def run_sentence(record: dict[str, Any]) -> str:
+def run_sentence(record: RunJson) -> str:
     """One line for a finished manual run."""
     job, status, took = record.get("job"), record.get("status"), _duration(record)
     if status == "succeeded":
@@ -129,14 +132,14 @@ def run_sentence(record: dict[str, Any]) -> str:
     return f"{job} {status} after {took}: {reason} (run {record.get('id')})"
 
 
-def _dependency(name: str, dep: dict[str, Any]) -> str:
+def _dependency(name: str, dep: DependencyJson) -> str:
     if dep.get("up"):
         latency = dep.get("latency_ms")
         return f"  {name:<10} up    {latency:.1f} ms" if latency is not None else f"  {name:<10} up"
     return f"  {name:<10} DOWN  {dep.get('error') or ''}".rstrip()
 
 
-def health_text(health: dict[str, Any]) -> str:
+def health_text(health: HealthJson) -> str:
     """`brewctl health`: a headline, then one line per dependency and the scheduler."""
     sched = health.get("scheduler") or {}
     overdue = sched.get("overdue_jobs") or []

@@ -5,8 +5,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
-from typing import Any
 
+from brewd.cli.answers import RunJson
 from brewd.cli.bars import bar, sparkline
 from brewd.cli.render import local, parse_time, table, timespan
 
@@ -15,7 +15,7 @@ RED, RESET = "\x1b[31m", "\x1b[0m"
 FAILED = frozenset({"failed"})
 
 
-def duration_s(record: Mapping[str, Any]) -> float | None:
+def duration_s(record: RunJson) -> float | None:
     """How long the run took; None while running, or for a missed or skipped slot."""
     start, end = parse_time(record.get("started_at")), parse_time(record.get("finished_at"))
     if start is None or end is None or record.get("status") in ("missed", "skipped"):
@@ -27,7 +27,7 @@ def _paint(text: str, failed: bool, colour: bool) -> str:
     return f"{RED}{text}{RESET}" if colour and failed and text else text
 
 
-def job_runs(records: Sequence[Mapping[str, Any]], tz: tzinfo | None, colour: bool) -> str:
+def job_runs(records: Sequence[RunJson], tz: tzinfo | None, colour: bool) -> str:
     """One job: its runs newest first, each with a bar scaled to the longest shown."""
     if not records:
         return "no runs recorded yet"
@@ -48,7 +48,7 @@ def job_runs(records: Sequence[Mapping[str, Any]], tz: tzinfo | None, colour: bo
     return table(["RUN", "STARTED", "TRIGGER", "STATUS", "DURATION", ""], rows) + f"\n\n{scale}"
 
 
-def _spark(records: Sequence[Mapping[str, Any]], colour: bool) -> str:
+def _spark(records: Sequence[RunJson], colour: bool) -> str:
     oldest_first = list(reversed(records))
     chars = sparkline([duration_s(r) for r in oldest_first])
     return "".join(
@@ -57,7 +57,7 @@ def _spark(records: Sequence[Mapping[str, Any]], colour: bool) -> str:
     )
 
 
-def _overview_row(name: str, records: Sequence[Mapping[str, Any]], colour: bool) -> list[str]:
+def _overview_row(name: str, records: Sequence[RunJson], colour: bool) -> list[str]:
     durations = [d for d in map(duration_s, records) if d is not None]
     failed = sum(1 for r in records if r.get("status") in FAILED)
     return [
@@ -71,7 +71,7 @@ def _overview_row(name: str, records: Sequence[Mapping[str, Any]], colour: bool)
     ]
 
 
-def overview(runs_by_job: Mapping[str, Sequence[Mapping[str, Any]]], colour: bool) -> str:
+def overview(runs_by_job: Mapping[str, Sequence[RunJson]], colour: bool) -> str:
     """Every job on one line: counts, last/median/max duration, a sparkline oldest to newest."""
     rows = [_overview_row(name, records, colour) for name, records in runs_by_job.items()]
     header = ["JOB", "RUNS", "FAILED", "LAST", "MEDIAN", "MAX", "DURATIONS (oldest → newest)"]

@@ -6,25 +6,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from brewd.control.port import Health, SchedulerStatus
 
-def scheduler_status(status: dict[str, Any]) -> dict[str, Any]:
+
+def scheduler_status(status: SchedulerStatus) -> dict[str, Any]:
     """`{isRunning, jobCount, jobs}`: the original listed the jobs it had scheduled, and none
     when ENABLE_SCHEDULER=false; brewd's jobs disabled by configuration are not scheduled
     either. A paused job still has its slots (recorded missed), so it is listed."""
-    scheduling = bool(status["running"]) and bool(status.get("enabled", True))
-    jobs = [job["name"] for job in status["jobs"] if job.get("enabled", True)] if scheduling else []
+    scheduling = status.running and status.enabled
+    jobs = [job.name for job in status.jobs if job.enabled] if scheduling else []
     return {"isRunning": scheduling, "jobCount": len(jobs), "jobs": jobs}
 
 
 def health(
-    brewd_health: dict[str, Any], status: dict[str, Any] | None, now: datetime
+    brewd_health: Health, status: SchedulerStatus | None, now: datetime
 ) -> tuple[int, dict[str, Any]]:
     """The original's GET /health: 200 healthy while the database answers, else 503 unhealthy
     with the error; Redis was never part of it (brewd's "degraded" is on the socket)."""
     timestamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    database = brewd_health["database"]
-    if not database["up"] or status is None:
-        error = database.get("error") or "database unreachable"
+    database = brewd_health.database
+    if not database.up or status is None:
+        error = database.error or "database unreachable"
         return 503, {"status": "unhealthy", "timestamp": timestamp, "error": error}
     return 200, {
         "status": "healthy",

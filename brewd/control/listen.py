@@ -17,9 +17,12 @@ from brewd.core.errors import ControlSocketError, ControlSocketInUse
 SOCKET_MODE = 0o660
 MAX_PATH = 107  # sockaddr_un.sun_path is 108 bytes with the terminating NUL
 PROBE_TIMEOUT = 1.0
+BACKLOG = 128  # connections the kernel queues before the server accepts them
 
 
-def bind_control_socket(path: str, *, group: str, backlog: int = 128) -> tuple[socket.socket, int]:
+def bind_control_socket(
+    path: str, *, group: str, backlog: int = BACKLOG
+) -> tuple[socket.socket, int]:
     """A listening socket at `path` and its file's inode; ControlSocketInUse if another process
     listens there, ControlSocketError if it cannot be created.
 

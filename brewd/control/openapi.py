@@ -56,6 +56,7 @@ SCHEMAS: dict[str, Any] = {
         ["name", "schedule", "paused", "running", "next_run", "last_run"],
         name={"type": "string"},
         schedule={"type": "string", "description": "cron expression"},
+        enabled={"type": "boolean", "description": "false: [jobs.<name>] enabled = false"},
         paused={"type": "boolean"},
         running={"type": "boolean"},
         next_run=_TIME,
@@ -64,6 +65,7 @@ SCHEMAS: dict[str, Any] = {
     "Status": _obj(
         ["running", "node", "timezone", "jobs"],
         running={"type": "boolean"},
+        enabled={"type": "boolean", "description": "scheduler.enabled"},
         node={"type": "string", "description": "host:pid"},
         timezone={"type": "string"},
         jobs={"type": "array", "items": _ref("JobStatus")},
@@ -85,6 +87,7 @@ SCHEMAS: dict[str, Any] = {
             ["running", "enabled", "overdue_jobs", "loop_age_s"],
             running={"type": "boolean"},
             enabled={"type": "boolean"},
+            synced={"type": "boolean", "description": "the start-up catch-up is done"},
             overdue_jobs={"type": "array", "items": {"type": "string"}},
             loop_age_s=_nullable("number"),
         ),

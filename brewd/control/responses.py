@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from datetime import date, datetime
 from http import HTTPStatus
-from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from loguru import logger
 
+from brewd.control.wire import encode
 from brewd.core.errors import BrewdError, JobAlreadyRunning, UnknownJob
 
 JSON_TYPE = "application/json"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)  # uuid, Decimal and the like: a string beats a 500
-
-
-def encode(body: Any) -> bytes:
-    return json.dumps(body, default=_jsonable, ensure_ascii=False).encode()
-
-
 def json_response(
-    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    body: object, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
     return encoded_response(encode(body), status, headers)
 
@@ -40,7 +28,7 @@ def encoded_response(
     return web.Response(body=data, status=status, headers=headers, content_type=JSON_TYPE)
 
 
-def error_response(status: int, message: str, **extra: Any) -> web.Response:
+def error_response(status: int, message: str, **extra: object) -> web.Response:
     return json_response({"error": message, **extra}, status=status)
 
 

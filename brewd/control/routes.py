@@ -13,7 +13,8 @@ from brewd.control.openapi import document
 from brewd.control.peer import Peer, groups_of, is_allowed, peer_of
 from brewd.control.port import ControlPort
 from brewd.control.refusals import RefusalLog
-from brewd.control.responses import encode, encoded_response, json_response
+from brewd.control.responses import encoded_response, json_response
+from brewd.control.wire import encode
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,16 +33,12 @@ ACCESS = web.AppKey("access", Access)
 REFUSALS = web.AppKey("refusals", RefusalLog)
 
 MAX_RUNS = 1000
-# A manual run's outcome as an HTTP status: the spec's 500 for a failed run is the one 5xx the
-# API gives on purpose; a run the scheduler skipped (it overlapped another) is a conflict.
-RUN_STATUS_HTTP = {"succeeded": 200, "failed": 500, "skipped": 409}
-
 routes = web.RouteTableDef()
 
 
 def _health(port: ControlPort) -> tuple[int, bytes]:
     body = port.health()
-    return 503 if body.get("status") == "unhealthy" else 200, encode(body)
+    return 503 if body.status == "unhealthy" else 200, encode(body)
 
 
 @routes.get("/health")
@@ -57,21 +54,6 @@ async def status(request: web.Request) -> web.Response:
     return encoded_response(
         await request.app[CALLS].shared("status", lambda: encode(port.status()))
     )
-
-
-@routes.post("/api/scheduler/trigger/{job}")
-async def trigger(request: web.Request) -> web.Response:
-    wait = query_flag(request, "wait", default=True)
-    who = await authorized(request)
-    calls, port = request.app[CALLS], request.app[PORT]
-    run = await calls.call(port.trigger, request.match_info["job"], requested_by=who)
-    calls.changed()
-    if not wait:
-        return json_response({"run_id": run.run_id}, 202)
-    # shield: a client that hangs up must not cancel the run's future under the scheduler
-    record = await asyncio.shield(asyncio.wrap_future(run.future))
-    calls.changed()
-    return json_response(record, RUN_STATUS_HTTP.get(str(record.get("status")), 200))
 
 
 @routes.get("/api/scheduler/jobs/{job}/runs")

@@ -11,13 +11,13 @@ import threading
 from typing import Any
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
 from loguru import logger
 
 from brewd.adapters.metrics import Metrics
+from brewd.control import trigger
 from brewd.control.address import ListenAddress, parse_listen
 from brewd.control.calls import FRESH_FOR, PortCalls
-from brewd.control.listen import bind_control_socket, remove_socket_file
+from brewd.control.listen import BACKLOG, bind_control_socket, remove_socket_file
 from brewd.control.peer import group_id
 from brewd.control.port import ControlPort
 from brewd.control.refusals import RefusalLog
@@ -50,18 +50,29 @@ def build_app(
         daemon_uid=os.geteuid(), admin_gid=admin_gid, body_timeout=config.request_timeout
     )
     app.add_routes(routes)
+    app.add_routes(trigger.routes)
     return app
 
 
-class _JsonErrors(RequestHandler):
-    """aiohttp's connection handler, answering unroutable requests (a garbled request line,
-    an oversized header) with JSON like every other error, and logging them in one line."""
+class _Connection(web.RequestHandler):
+    """aiohttp's connection handler (the public `web.RequestHandler`, made for `runner.server`
+    as `web.Server.__call__` makes it), with two additions: it gives its place under the cap
+    back when the connection ends, and it answers unroutable requests (a garbled request
+    line, an oversized header) with JSON like every other error, logged in one line."""
 
-    __slots__ = ()
+    __slots__ = ("_cap",)
+
+    def __init__(self, server: web.Server, cap: ConnectionCap, **options: Any) -> None:
+        super().__init__(server, loop=asyncio.get_running_loop(), **options)
+        self._cap = cap
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._cap.release()
+        super().connection_lost(exc)
 
     def handle_error(
         self,
-        request: Any,
+        request: web.BaseRequest,
         status: int = 500,
         exc: BaseException | None = None,
         message: str | None = None,
@@ -76,41 +87,24 @@ class _JsonErrors(RequestHandler):
         return response
 
 
-class _Counted(_JsonErrors):
-    """A connection that gives its place under the cap back when it ends."""
+async def serve_capped(
+    runner: web.AppRunner, sock: socket.socket, cap: ConnectionCap, options: dict[str, Any]
+) -> asyncio.Server:
+    """Serve `runner`'s application on the listening `sock`; connections over `cap` are
+    closed as soon as they are accepted (see shedding.Refused). `options`: the connection
+    handler's settings (keepalive, logger, access log), as given to the runner."""
+    server = runner.server
+    if server is None:
+        raise RuntimeError("serve_capped needs a runner that is set up")
 
-    __slots__ = ()
-    cap: ConnectionCap  # set on a per-server subclass
+    def connection() -> asyncio.BaseProtocol:
+        if not cap.admit():
+            return Refused()
+        return _Connection(server, cap, **options)
 
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self.cap.release()
-        super().connection_lost(exc)
-
-
-class _CappedSite(web.SockSite):
-    """A SockSite whose connections answer protocol errors in JSON (see _JsonErrors), and
-    that closes connections over `cap` as soon as they are accepted."""
-
-    def __init__(self, runner: web.BaseRunner, sock: Any, cap: ConnectionCap) -> None:
-        super().__init__(runner, sock)
-        self.cap = cap
-
-    async def start(self) -> None:
-        await web.BaseSite.start(self)  # registers the site with the runner
-        server = self._runner.server
-        assert server is not None
-        counted = type("CountedHandler", (_Counted,), {"__slots__": (), "cap": self.cap})
-
-        def connection() -> asyncio.BaseProtocol:
-            if not self.cap.admit():
-                return Refused()
-            handler = server()
-            # Same slots, overridden methods: aiohttp has no public hook for this.
-            handler.__class__ = counted
-            return handler
-
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(connection, sock=self._sock, backlog=self._backlog)
+    # create_server listens again on the socket: with the backlog it was bound with
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(connection, sock=sock, backlog=BACKLOG)
 
 
 class ControlServer:
@@ -132,37 +126,36 @@ class ControlServer:
         # The TCP listener is a separate application: it has no mutating route to route to.
         self._web_app = build_web_app(port, metrics, config, fresh_for=fresh_for)
         self._runners: list[web.AppRunner] = []
+        self._listeners: list[asyncio.Server] = []
         self._inode: int | None = None
         self.cap = ConnectionCap(config.max_connections)
         self.http_cap = ConnectionCap(config.max_connections)  # the TCP listener's own
 
-    def _runner_for(self, app: web.Application) -> web.AppRunner:
+    def _connection_options(self) -> dict[str, Any]:
         # keepalive_timeout also bounds how long a connection may take to send a request head
-        runner = web.AppRunner(
-            app,
-            handle_signals=False,
-            access_log=None,
-            keepalive_timeout=self.config.request_timeout,
-            logger=_quiet_aiohttp_logger(),
-        )
+        return {
+            "access_log": None,
+            "keepalive_timeout": self.config.request_timeout,
+            "logger": _quiet_aiohttp_logger(),
+        }
+
+    async def _serve(self, app: web.Application, sock: socket.socket, cap: ConnectionCap) -> None:
+        options = self._connection_options()
+        runner = web.AppRunner(app, handle_signals=False, **options)
         self._runners.append(runner)
-        return runner
+        await runner.setup()
+        self._listeners.append(await serve_capped(runner, sock, cap, options))
 
     async def start(self) -> None:
-        runner = self._runner_for(self._app)
-        await runner.setup()
         sock, self._inode = bind_control_socket(self.config.socket, group=self.config.group)
         asyncio.get_running_loop().set_exception_handler(ResourceErrorHandler())
-        await _CappedSite(runner, sock, self.cap).start()
+        await self._serve(self._app, sock, self.cap)
         logger.bind(event="control_listening").info(f"control API on {self.config.socket}")
         if self._listen is not None:
             await self._start_tcp(self._listen)
 
     async def _start_tcp(self, address: ListenAddress) -> None:
-        runner = self._runner_for(self._web_app)
-        await runner.setup()
-        sock = bind_tcp(address)
-        await _CappedSite(runner, sock, self.http_cap).start()
+        await self._serve(self._web_app, bind_tcp(address), self.http_cap)
         where = "" if address.is_loopback else " (not loopback: reachable from the network)"
         logger.bind(event="http_listening").info(
             f"read-only HTTP listener on http://{address}/{where}"
@@ -171,6 +164,9 @@ class ControlServer:
     async def stop(self, timeout: float = 5.0) -> None:
         if self._inode is not None:
             remove_socket_file(self.config.socket, self._inode)
+        for listener in self._listeners:
+            listener.close()  # no new connections; the runners finish the open ones
+        self._listeners = []
         runners, self._runners = self._runners, []
         try:
             # in-flight requests get until the timeout; a daemon stopping waits no longer
@@ -181,7 +177,7 @@ class ControlServer:
             )
 
 
-def bind_tcp(address: ListenAddress, backlog: int = 128) -> socket.socket:
+def bind_tcp(address: ListenAddress, backlog: int = BACKLOG) -> socket.socket:
     """A listening TCP socket on `address`; ConfigError (exit 78) naming http.listen if the
     address is taken or not this host's: the operator must change one or the other."""
     family = socket.AF_INET6 if ":" in address.host else socket.AF_INET

@@ -9,7 +9,6 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -18,8 +17,9 @@ from brewd.adapters.metrics import CONTENT_TYPE, Metrics
 from brewd.control import legacy
 from brewd.control.calls import FRESH_FOR, PortCalls
 from brewd.control.port import ControlPort
-from brewd.control.responses import encode, encoded_response, errors_as_json, json_response
+from brewd.control.responses import encoded_response, errors_as_json, json_response
 from brewd.control.routes import CALLS, METRICS, PORT
+from brewd.control.wire import encode
 from brewd.core.config import ControlConfig
 
 RUNS_PER_JOB = 50  # the status page's chart: the newest runs of each job
@@ -43,9 +43,9 @@ async def status_page(request: web.Request) -> web.Response:
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     calls, port = request.app[CALLS], request.app[PORT]
-    brewd_health: dict[str, Any] = await calls.shared("health", port.health)
+    brewd_health = await calls.shared("health", port.health)
     status = None
-    if brewd_health["database"]["up"]:
+    if brewd_health.database.up:
         status = await calls.shared("status", port.status)
     code, body = legacy.health(brewd_health, status, datetime.now(UTC))
     return json_response(body, code)
@@ -61,11 +61,13 @@ async def scheduler_status(request: web.Request) -> web.Response:
 async def overview(request: web.Request) -> web.Response:
     """Everything the status page draws, in one answer (brewd's own shapes, not the original's)."""
     calls, port = request.app[CALLS], request.app[PORT]
+    recent = await calls.shared("recent", lambda: port.recent(RUNS_PER_JOB))
     body = {
-        "generated_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "generated_at": datetime.now(UTC),
         "status": await calls.shared("status", port.status),
         "health": await calls.shared("health", port.health),
-        **await calls.shared("recent", lambda: port.recent(RUNS_PER_JOB)),
+        "runs": recent.runs,
+        "nodes": recent.nodes,
     }
     return encoded_response(encode(body), headers={"Cache-Control": "no-store"})
 

@@ -139,3 +139,9 @@ class ClaudeError(BrewdError):
     @property
     def rate_limited(self) -> bool:
         return self.status == 429
+
+
+def first_line(exc: BaseException) -> str:
+    """An error in one line: the first line of its message, or its type's name if it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -17,7 +17,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from brewd.adapters.pg import Connection
-from brewd.core.errors import DataError, TransientDatabaseError
+from brewd.core.errors import DataError, TransientDatabaseError, first_line
 from brewd.db.adopt_plan import DEACTIVATE_DUPLICATES, DUPLICATE_BADGES, Step, plan
 from brewd.db.legacy import Found, inspect
 from brewd.db.migrate import Migration
@@ -103,7 +103,7 @@ def _run(conn: Connection, step: Step, adoption: Adoption) -> list[dict[str, Any
                 ) from exc
             time.sleep(0.5 * attempt)  # let the API's transaction finish, then try again
         except pg_errors.IntegrityError as exc:
-            raise DataError(f"cannot adopt: {step.what}: {_first_line(exc)}") from exc
+            raise DataError(f"cannot adopt: {step.what}: {first_line(exc)}") from exc
     return []
 
 
@@ -133,11 +133,6 @@ def _build_badge_index(conn: Connection, step: Step, adoption: Adoption) -> list
         except pg_errors.UniqueViolation as exc:
             conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {BADGE_INDEX}")
             if attempt == ATTEMPTS:
-                raise DataError(f"cannot adopt: {_first_line(exc)}") from exc
+                raise DataError(f"cannot adopt: {first_line(exc)}") from exc
             deactivated.extend(_once(conn, dedupe, adoption))
     return deactivated
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

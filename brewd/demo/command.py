@@ -20,7 +20,6 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from brewd.adapters.logs import register_secrets, set_level, setup_logging
 from brewd.adapters.pg import connect_once, wrap_errors
@@ -31,6 +30,7 @@ from brewd.db import migrate
 from brewd.demo import worldgen
 from brewd.demo.report import JobOutcome, outcome_of, summary_table, world_summary
 from brewd.embedded import EmbeddedServers
+from brewd.runs.records import RunRecord
 
 # "A few dozen cafés, a few thousand users": enough for every job to have real work, small
 # enough to generate in about a second.
@@ -163,7 +163,7 @@ def _stop_requested() -> bool:
     return bool(signal.sigpending() & STOP_SIGNALS)
 
 
-def _result(future: Future[dict[str, Any]]) -> dict[str, Any] | None:
+def _result(future: Future[RunRecord]) -> RunRecord | None:
     """The run's record, or None if a stop was requested first (the daemon then cancels it)."""
     while not _stop_requested():
         try:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from brewd.demo.worldgen import WorldStats
+from brewd.runs.records import RunRecord
 
 HEADERS = ("JOB", "OUTCOME", "RECORDS", "TIME", "WHAT IT MEANS")
 
@@ -21,16 +20,15 @@ class JobOutcome:
     meaning: str
 
 
-def outcome_of(job: str, record: Mapping[str, Any] | None) -> JobOutcome:
-    """A run record (the control API's JSON) as one row of the summary."""
+def outcome_of(job: str, record: RunRecord | None) -> JobOutcome:
+    """A run's record as one row of the summary."""
     if record is None:
         return JobOutcome(job, "not run", None, None, "interrupted before it ran")
     seconds = None
-    if record.get("started_at") and record.get("finished_at"):
-        started = datetime.fromisoformat(record["started_at"])
-        seconds = (datetime.fromisoformat(record["finished_at"]) - started).total_seconds()
-    meaning = record.get("message") if record["status"] == "succeeded" else record.get("error")
-    return JobOutcome(job, record["status"], record.get("affected_records"), seconds, meaning or "")
+    if record.started_at and record.finished_at:
+        seconds = (record.finished_at - record.started_at).total_seconds()
+    meaning = record.message if record.status == "succeeded" else record.error
+    return JobOutcome(job, record.status, record.affected_records, seconds, meaning or "")
 
 
 def _cells(outcome: JobOutcome) -> tuple[str, ...]:

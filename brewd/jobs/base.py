@@ -9,9 +9,11 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from brewd.adapters.cache import Redis
+from brewd.adapters.claude import Writer
+from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Connection, wrap_errors
 from brewd.core.config import Config
 from brewd.core.errors import FenceLost, JobCancelled
@@ -61,9 +63,9 @@ class JobContext:
     run_id: int | None = None
     should_stop: Callable[[], bool] = _never
     fence: Callable[[Connection], None] = _no_fence
-    claude: Any = None  # brewd.adapters.claude client, or None without an API key
+    claude: Writer | None = None  # None without an API key
     db: ConnectionSource | None = None  # the pool, for jobs that work on several connections
-    metrics: Any = None  # brewd.adapters.metrics.Metrics, for jobs with counters of their own
+    metrics: Metrics | None = None  # for jobs with counters of their own
     node: str = field(default_factory=this_node)
 
     @contextmanager

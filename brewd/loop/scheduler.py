@@ -7,10 +7,10 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from loguru import logger
 
+from brewd.adapters.systemd import StatusNotifier
 from brewd.core.catchup import catch_up, catchup_grace, trigger_for
 from brewd.core.config import Config
 from brewd.core.cron import CronSpec, latest_slot, next_slot, nominal_period
@@ -54,7 +54,7 @@ class Scheduler:
         history: History,
         housekeeping: Housekeeping,
         ticker: Ticker,
-        notifier: Any = None,
+        notifier: StatusNotifier | None = None,
     ) -> None:
         """Built by brewd/daemon.py (`build_scheduler`), which wires what it drives."""
         self.runner, self.records, self.history = runner, records, history

@@ -5,7 +5,7 @@ brewd/runs/claims.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from psycopg import sql
@@ -76,18 +76,6 @@ class RunRecord:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
         return cls(**{key: row[key] for key in cls.__dataclass_fields__})
-
-    def to_json(self) -> dict[str, Any]:
-        """The control API's run record: times in ISO 8601 UTC."""
-        record: dict[str, Any] = dict(self.__dict__)
-        for key in ("slot", "started_at", "finished_at"):
-            value = record[key]
-            record[key] = _iso(value) if value is not None else None
-        return record
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Records:

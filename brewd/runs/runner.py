@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from loguru import logger
 
 from brewd.adapters.cache import Redis
+from brewd.adapters.claude import Writer
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
 from brewd.core.clock import Clock
@@ -31,7 +32,7 @@ class TriggeredRun(NamedTuple):
     """A manual run accepted by the runner."""
 
     run_id: int
-    future: Future[dict[str, Any]]  # the run record dict when the run ends
+    future: Future[RunRecord]  # the run's record when it ends
 
 
 class Runner:
@@ -48,7 +49,7 @@ class Runner:
         jobs: Mapping[str, Job],
         clock: Clock,
         config: Config,
-        claude: Any = None,
+        claude: Writer | None = None,
     ) -> None:
         self.db, self.cache, self.metrics = db, cache, metrics
         self.claims, self.records = claims, records
@@ -208,7 +209,7 @@ class Runner:
     # -- executing and recording -------------------------------------------------------------
     def _run_claimed(
         self, claim: Claim, record: RunRecord, token: object, next_slot_at: float | None
-    ) -> dict[str, Any]:
+    ) -> RunRecord:
         config = self.config()  # read once: a reload does not change a run under way
         execution = Execution(
             self.services,
@@ -234,7 +235,7 @@ class Runner:
         finally:
             claim.release()
             self._release(record.job, token)
-        return final.to_json()
+        return final
 
     def _record(
         self, claim: Claim, record: RunRecord, outcome: Outcome, duration: float

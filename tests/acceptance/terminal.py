@@ -53,7 +53,7 @@ class Terminal:
             return screen if ok else None
 
         try:
-            return wait_until(check, timeout, what or repr(predicate))
+            return str(wait_until(check, timeout, what or repr(predicate)))
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n--- the screen ---\n{self.screen()}") from None
 

@@ -45,7 +45,12 @@ def _reader(process: subprocess.Popen[str]) -> tuple[threading.Thread, Queue[str
     assert process.stdout is not None
     queue: Queue[str] = Queue()
     stdout = process.stdout
-    thread = threading.Thread(target=lambda: [queue.put(line) for line in stdout], daemon=True)
+
+    def pump() -> None:
+        for line in stdout:
+            queue.put(line)
+
+    thread = threading.Thread(target=pump, daemon=True)
     thread.start()
     return thread, queue
 

@@ -15,6 +15,7 @@ Server: BREWD_BENCH_PG_DSN (admin DSN, default the local postgres). The database
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import subprocess
 import sys
@@ -139,7 +140,7 @@ def _probe(dsn: str, probe: Probe, stop: threading.Event, users: int) -> None:
             for statement in (read, write):
                 started = time.monotonic()
                 try:
-                    conn.execute(statement, {"i": i})  # type: ignore[arg-type]
+                    conn.execute(statement, {"i": i})
                 except psycopg.Error as exc:
                     probe.errors.append(str(exc).splitlines()[0])
                 probe.longest = max(probe.longest, time.monotonic() - started)
@@ -173,11 +174,10 @@ def _timed(what: str, func: Callable[[], Any]) -> Any:
 def build(dsn: str, users: int, cafes: int) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         create_original_schema(conn, ZONE)
+        params = {"users": users, "cafes": cafes}
         for statement in FILL[:-1]:
             first = " ".join(statement.split())[:60]
-            _timed(
-                f"  {first}", lambda s=statement: conn.execute(s, {"users": users, "cafes": cafes})
-            )
+            _timed(f"  {first}", functools.partial(conn.execute, statement, params))
         conn.execute(FILL[-1])
         for table in PROBES:
             row = conn.execute(

@@ -13,6 +13,7 @@ Target: every run is over, and the job free, before its next slot (measured: 4.1
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 import uuid
@@ -68,10 +69,9 @@ def measure(dsn: str, slots: int) -> list[dict[str, Any]]:
             fired = time.monotonic()
             s.tick(slot)  # the slot's own instant: the run has the whole minute
             row = wait_until(
-                lambda slot=slot: reader.execute(ENDED, (JOB, slot)).fetchone(),
-                timeout=90,
-                what="the run to end",
+                functools.partial(_ended, reader, slot), timeout=90, what="the run to end"
             )
+            assert row is not None
             wait_until(lambda: not s.runner.running(), timeout=10, what="the job to be free")
             freed = time.monotonic() - fired
             results.append({"slot": slot, "freed_after_s": freed, **row})
@@ -109,3 +109,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _ended(reader: psycopg.Connection[dict[str, Any]], slot: datetime) -> dict[str, Any] | None:
+    return reader.execute(ENDED, (JOB, slot)).fetchone()

@@ -139,7 +139,8 @@ def aggregate_analytics(conn: Conn, now: datetime) -> int:
     """The job's own per-batch statement, run once over every active café and the whole
     window: no batches, no cache. (The window comes from one index probe beforehand.)"""
     newest = conn.execute(load_sql("aggregate_analytics_newest")).fetchone()
-    start, end = window(now, newest and newest["newest"], AnalyticsConfig().max_backfill_hours)
+    newest_hour = newest["newest"] if newest else None
+    start, end = window(now, newest_hour, AnalyticsConfig().max_backfill_hours)
     cafes = [r["id"] for r in conn.execute("SELECT id FROM cafes WHERE is_active").fetchall()]
     with conn.transaction():
         rows = conn.execute(

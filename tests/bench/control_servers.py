@@ -19,14 +19,15 @@ from typing import Any
 from brewd.adapters.cache import make_client
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
+from brewd.control.port import SchedulerStatus
 from brewd.control.server import ControlThread
-from brewd.control.service import SchedulerControl
 from brewd.core.clock import SystemClock
 from brewd.core.config import Config, ControlConfig, DatabaseConfig, RedisConfig
 from brewd.daemon import build_scheduler
 from brewd.jobs import ALL_JOBS
 from brewd.jobs.base import JobContext, JobResult
 from brewd.loop.scheduler import Scheduler
+from tests.integration.control.conftest import control_of
 
 REDIS_URL = os.environ.get("BREWD_TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 
@@ -50,9 +51,9 @@ class CountingPort:
         self.node = port.node
         self.status_calls = 0
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> SchedulerStatus:
         self.status_calls += 1
-        result: dict[str, Any] = self._port.status()
+        result: SchedulerStatus = self._port.status()
         return result
 
     def __getattr__(self, name: str) -> Any:
@@ -82,7 +83,7 @@ def _scheduler(socket_path: str, dsn: str) -> tuple[Scheduler, Database, Config]
 def serve_daemon(socket_path: str, dsn: str) -> None:
     """The Scheduler with its loop, its control port and ControlThread, expirePokes held."""
     scheduler, db, config = _scheduler(socket_path, dsn)
-    port = CountingPort(SchedulerControl(scheduler))
+    port = CountingPort(control_of(scheduler))
     control = ControlThread(port, scheduler.metrics, config.control)
     control.start(timeout=10)
     stop = threading.Event()

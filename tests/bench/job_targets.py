@@ -16,11 +16,16 @@ LARGE = 10_000_000  # from this size on, the 10M targets apply
 
 
 class Timed(Protocol):
-    job: str
-    users: int
-    job_s: float
-    db_s: float
-    bound_s: float | None
+    @property
+    def job(self) -> str: ...
+    @property
+    def users(self) -> int: ...
+    @property
+    def job_s(self) -> float: ...
+    @property
+    def db_s(self) -> float: ...
+    @property
+    def bound_s(self) -> float | None: ...
 
 
 def misses(figure: Timed) -> list[str]:

@@ -11,7 +11,9 @@ import redis
 
 def test_fixtures_use_embedded_servers(pg: psycopg.Connection[Any], cache: redis.Redis) -> None:
     assert pg.info.host.startswith("/")  # a socket directory, not 127.0.0.1
-    assert pg.execute("SELECT count(*) AS n FROM schema_migrations").fetchone()["n"] >= 1
+    row = pg.execute("SELECT count(*) AS n FROM schema_migrations").fetchone()
+    assert row is not None
+    assert row["n"] >= 1
     assert cache.connection_pool.connection_kwargs["path"].endswith("redis.sock")
     cache.set("probe", "1")
     assert cache.get("probe") == "1"

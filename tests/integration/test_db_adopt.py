@@ -14,7 +14,7 @@ from brewd.adapters.pg import Database
 from brewd.cli.brewd import main
 from brewd.core.config import DatabaseConfig
 from brewd.db import adopt, init, migrate
-from tests.helpers import wait_until
+from tests.helpers import one, wait_until
 from tests.integration.test_db_init import snapshot
 from tests.integration.test_journal import journal_setup
 from tests.legacy_schema import HEAD_USERS
@@ -229,10 +229,12 @@ def test_a_lock_held_by_a_long_transaction_is_waited_out_and_retried(
     try:
         with connect(legacy_dsn) as watcher:
             wait_until(
-                lambda: watcher.execute(
-                    "SELECT count(*) AS n FROM pg_stat_activity"
-                    " WHERE application_name = 'brewd-db-init' AND wait_event_type = 'Lock'"
-                ).fetchone()["n"],
+                lambda: one(
+                    watcher.execute(
+                        "SELECT count(*) AS n FROM pg_stat_activity"
+                        " WHERE application_name = 'brewd-db-init' AND wait_event_type = 'Lock'"
+                    )
+                )["n"],
                 what="db init waiting for the lock on cafes",
             )
     finally:

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from brewd.cli.brewd import main
+from tests.helpers import one
 
 SCHEMA_QUERY = """
 SELECT table_name, column_name, data_type, is_nullable, column_default
@@ -55,12 +56,14 @@ def test_db_init_twice_leaves_the_same_schema(
 
 
 def test_one_active_badge_per_type_is_enforced(pg: psycopg.Connection[Any]) -> None:
-    cafe = pg.execute("INSERT INTO cafes (name) VALUES ('c') RETURNING id").fetchone()["id"]
-    user = pg.execute(
-        "INSERT INTO users (username, cafe_id, expires_at) VALUES ('u', %s, now() + '1h')"
-        " RETURNING id",
-        (cafe,),
-    ).fetchone()["id"]
+    cafe = one(pg.execute("INSERT INTO cafes (name) VALUES ('c') RETURNING id"))["id"]
+    user = one(
+        pg.execute(
+            "INSERT INTO users (username, cafe_id, expires_at) VALUES ('u', %s, now() + '1h')"
+            " RETURNING id",
+            (cafe,),
+        )
+    )["id"]
     insert = (
         "INSERT INTO badges (user_id, type, name, is_active)"
         " VALUES (%s, 'EARLY_BIRD', 'Early Bird', %s)"

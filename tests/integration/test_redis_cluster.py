@@ -88,7 +88,7 @@ def dump(clients: list[redis.Redis]) -> Dump:
         for key in client.keys("*"):
             kind = client.type(key)
             value: Any = client.get(key) if kind == "string" else sorted(client.smembers(key))
-            found[key] = (kind, value, client.ttl(key) > 0)
+            found[str(key)] = (str(kind), value, client.ttl(key) > 0)
     return found
 
 

@@ -39,7 +39,7 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
 @pytest.fixture
 def pg_proxy(pg_dsn: str) -> Iterator[Proxy]:
     params = conninfo_to_dict(pg_dsn)
-    proxy = Proxy(str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))).start()
+    proxy = Proxy(str(params.get("host", "127.0.0.1")), int(params.get("port") or 5432)).start()
     yield proxy
     proxy.stop()
 

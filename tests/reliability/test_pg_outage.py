@@ -162,6 +162,7 @@ def test_wrong_database_name_logs_the_cause_once_not_per_attempt(
     health = wait_until(
         lambda: (reply := daemon.health()).status == 503 and reply.body, 30, "unhealthy"
     )
+    assert health
     assert 'database "brewd_no_such_database" does not exist' in health["database"]["error"]
     # Several probe periods (5 s each for a permanent error), then count what the log holds.
     wait_until(lambda: daemon.health().body["uptime_s"] > 12, 30, "12 s of uptime")

@@ -76,7 +76,7 @@ def seed(
 
 
 def _user(pg: Conn, cafe: UUID, username: str, expires: str) -> UUID:
-    return one(  # type: ignore[no-any-return]
+    return one(
         pg,
         "INSERT INTO users (username, cafe_id, created_at, expires_at)"
         f" VALUES (%s, %s, now() - interval '3 hours', {expires}) RETURNING id",

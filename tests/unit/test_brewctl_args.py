@@ -6,6 +6,7 @@ import pytest
 
 from brewd.cli import brewctl as cli
 from brewd.cli.client import DEFAULT_SOCKET, Reply
+from brewd.control.trigger import OUTCOME_HTTP
 
 
 def parse(*argv: str, environ: dict[str, str] | None = None) -> object:
@@ -77,6 +78,23 @@ def test_a_failed_run_is_exit_1_but_the_daemons_own_500_is_exit_7() -> None:
     assert cli.exit_code("trigger", failed_run) == cli.EXIT_JOB_FAILED
     assert cli.exit_code("trigger", internal) == cli.EXIT_DAEMON_ERROR
     assert cli.exit_code("status", internal) == cli.EXIT_DAEMON_ERROR
+
+
+@pytest.mark.parametrize(
+    ("outcome", "exit_status"),
+    [
+        ("succeeded", cli.EXIT_OK),
+        ("failed", cli.EXIT_JOB_FAILED),
+        ("skipped", cli.EXIT_ALREADY_RUNNING),
+    ],
+)
+def test_a_triggered_runs_outcome_reaches_brewctls_exit_status(
+    outcome: str, exit_status: int
+) -> None:
+    """The two mappings of a trigger, end to end: outcome -> HTTP (control/trigger.py) ->
+    exit status (brewctl's HTTP_EXIT); a skipped run overlapped another: "already running"."""
+    reply = Reply(OUTCOME_HTTP[outcome], {"id": 7, "status": outcome}, b"")
+    assert cli.exit_code("trigger", reply) == exit_status
 
 
 def test_watch_interval_and_logs_options() -> None:

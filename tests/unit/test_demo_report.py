@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from brewd.demo.report import outcome_of, summary_table
+from brewd.runs.records import RunRecord
 
 
-def _record(status: str, **fields: object) -> dict[str, object]:
-    return {
-        "status": status,
-        "affected_records": fields.get("affected"),
-        "started_at": "2026-03-01T10:00:00Z",
-        "finished_at": "2026-03-01T10:00:01.250000Z",
-        "message": fields.get("message"),
-        "error": fields.get("error"),
-    }
+def _record(
+    status: str, affected: int | None = None, message: str | None = None, error: str | None = None
+) -> RunRecord:
+    started = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    return RunRecord(
+        id=1,
+        job="job",
+        trigger="manual",
+        slot=None,
+        node="host:1",
+        started_at=started,
+        finished_at=started + timedelta(seconds=1.25),
+        status=status,
+        affected_records=affected,
+        message=message,
+        error=error,
+    )
 
 
 def test_a_success_shows_its_count_duration_and_message() -> None:

@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from brewd.control import legacy
+from brewd.control.port import Dependency, Health, JobStatus, SchedulerHealth, SchedulerStatus
 
 NOW = datetime(2026, 3, 1, 12, 0, 5, 123456, tzinfo=UTC)
 
 
-def brewd_status(running: bool = True, enabled: bool = True) -> dict[str, Any]:
+def _job(name: str, *, enabled: bool, paused: bool) -> JobStatus:
+    return JobStatus(name, "* * * * *", enabled, paused, False, None, None)
+
+
+def brewd_status(running: bool = True, enabled: bool = True) -> SchedulerStatus:
     jobs = [
-        {"name": "expireUsers", "enabled": True, "paused": False},
-        {"name": "expireBadges", "enabled": False, "paused": False},  # [jobs.x] enabled = false
-        {"name": "expirePokes", "enabled": True, "paused": True},
+        _job("expireUsers", enabled=True, paused=False),
+        _job("expireBadges", enabled=False, paused=False),  # [jobs.x] enabled = false
+        _job("expirePokes", enabled=True, paused=True),
     ]
-    return {"running": running, "enabled": enabled, "node": "h:1", "jobs": jobs}
+    up = Dependency(up=True, latency_ms=1.0, error=None)
+    return SchedulerStatus(running, enabled, "h:1", "UTC", jobs, up)
 
 
-def brewd_health(database_up: bool = True, redis_up: bool = True) -> dict[str, Any]:
-    return {
-        "status": "healthy",
-        "database": {"up": database_up, "error": None if database_up else "refused"},
-        "redis": {"up": redis_up, "error": None},
-    }
+def brewd_health(database_up: bool = True, redis_up: bool = True) -> Health:
+    return Health(
+        status="healthy",
+        database=Dependency(database_up, None, None if database_up else "refused"),
+        redis=Dependency(redis_up, None, None),
+        scheduler=SchedulerHealth(True, True, True, [], 0.1),
+        version="0",
+        uptime_s=1.0,
+    )
 
 
 def test_status_lists_the_scheduled_jobs_paused_included_disabled_not() -> None:

@@ -110,7 +110,7 @@ def test_an_answer_past_the_stale_limit_is_never_served() -> None:
         await asyncio.sleep(0)
         assert not second.done()
         source.gate.set()
-        assert await asyncio.gather(first, second) == [2, 2]
+        assert list(await asyncio.gather(first, second)) == [2, 2]
 
     run(scenario)
 

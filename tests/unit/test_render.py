@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
+from brewd.cli.answers import HealthJson, RunJson, StatusJson
 from brewd.cli.render import health_text, run_sentence, runs_table, status_table, timespan
 
 NOW = datetime(2026, 3, 29, 0, 58, 0, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def record(**fields: object) -> dict[str, object]:
-    base = {
+def record(**fields: object) -> RunJson:
+    base: dict[str, object] = {
         "id": 41,
         "job": "expirePokes",
         "trigger": "schedule",
@@ -27,7 +29,7 @@ def record(**fields: object) -> dict[str, object]:
         "attempts": 1,
         "last_error": None,
     }
-    return base | fields
+    return cast(RunJson, base | fields)
 
 
 def test_timespan_reads_like_systemd() -> None:
@@ -42,7 +44,7 @@ def test_timespan_reads_like_systemd() -> None:
 
 
 def test_status_table_is_soonest_first_in_local_time_with_paused_last() -> None:
-    status = {
+    status: StatusJson = {
         "running": True,
         "node": "cafe-1:77",
         "timezone": "Europe/Paris",
@@ -118,7 +120,7 @@ def test_run_sentence_for_success_and_failure() -> None:
 
 
 def test_health_text_names_what_is_down() -> None:
-    health = {
+    health: HealthJson = {
         "status": "degraded",
         "database": {"up": True, "latency_ms": 1.25, "error": None},
         "redis": {"up": False, "latency_ms": None, "error": "ConnectionError: refused"},

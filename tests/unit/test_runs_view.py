@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Any
 
+from brewd.cli.answers import RunJson
 from brewd.cli.runs_view import RED, duration_s, job_runs, overview
 
 
-def run(
-    rid: int, seconds: float | None, status: str = "succeeded", minute: int = 0
-) -> dict[str, Any]:
+def run(rid: int, seconds: float | None, status: str = "succeeded", minute: int = 0) -> RunJson:
     start = f"2026-11-29T10:{minute:02d}:00+00:00"
     end = None if seconds is None else f"2026-11-29T10:{minute:02d}:{seconds:06.3f}+00:00"
     return {

@@ -41,7 +41,8 @@ PROPERTY = settings(max_examples=40, deadline=None)
 def zone_and_instant(draw: st.DrawFn) -> tuple[str, datetime]:
     zone = draw(st.sampled_from(ZONES))
     changes = transitions(zone, draw(st.integers(2026, 2035)))
-    if changes and draw(st.booleans()):
+    near_a_change: bool = draw(st.booleans())
+    if changes and near_a_change:
         offset = timedelta(seconds=draw(st.integers(-6 * 3600, 6 * 3600)))
         return zone, draw(st.sampled_from(changes)) + offset
     naive = draw(st.datetimes(datetime(2026, 1, 1), datetime(2035, 12, 31)))
@@ -50,7 +51,7 @@ def zone_and_instant(draw: st.DrawFn) -> tuple[str, datetime]:
 
 def reference_elapsed(every: CronSpec, after: datetime, until: datetime) -> list[datetime]:
     """Wildcard-hour jobs by definition: each whole UTC minute whose local wall time matches."""
-    sim, found = CronSim(every.expression, datetime(2000, 1, 1)), []
+    sim, found = CronSim(every.expression, datetime(2000, 1, 1)), list[datetime]()
     at = after.replace(second=0, microsecond=0) + MIN
     while at <= until:
         wall = at.astimezone(every.tz)
@@ -63,7 +64,7 @@ def reference_elapsed(every: CronSpec, after: datetime, until: datetime) -> list
 def reference_fixed(every: CronSpec, after: datetime, until: datetime) -> list[datetime]:
     """Fixed-time jobs by Debian's rule: each local day's times, a gap moving one to the first
     valid minute after it, a fold taking the first occurrence; one run per instant."""
-    sim, found = CronSim(every.expression, datetime(2000, 1, 1)), []
+    sim, found = CronSim(every.expression, datetime(2000, 1, 1)), list[datetime]()
     day = after.astimezone(every.tz).date() - timedelta(days=1)
     while day <= until.astimezone(every.tz).date():
         times = sorted((h, m) for h in sim.hours for m in sim.minutes)

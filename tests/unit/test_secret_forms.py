@@ -94,7 +94,7 @@ def test_health_report_errors(form: str, environ: dict[str, str], secret: str, t
     def ping() -> None:
         raise ConnectionError(f"cannot connect as {secret}")
 
-    assert _probe(ping)["error"] == "ConnectionError: cannot connect as ***"
+    assert _probe(ping).error == "ConnectionError: cannot connect as ***"
 
 
 @pytest.mark.parametrize(

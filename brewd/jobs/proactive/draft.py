@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from brewd.adapters.claude import Writer
 from brewd.core.errors import ClaudeError
 from brewd.jobs.proactive.rules import SYSTEM_PROMPT, reply_problem, template, user_prompt
 from brewd.jobs.proactive.store import Cafe
@@ -17,15 +18,6 @@ if TYPE_CHECKING:
 OVER_BUDGET = "over budget"  # the fallback reason of a café the budget could not reach
 # Between tries of a failed call that named no retry-after: 0.5 s, then 1 s, 2 s ... at most 8 s.
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
-
-
-class Writer(Protocol):
-    """What the job needs of brewd.adapters.claude.ClaudeWriter."""
-
-    model: str
-    max_retries: int
-
-    def write(self, system: str, prompt: str) -> str: ...
 
 
 class Gate(Protocol):

@@ -115,7 +115,7 @@ def make_api(
         stop = threading.Event()
         threading.Thread(target=scheduler.run, args=(stop,), daemon=True).start()
         made.append((scheduler, stop))
-        thread = start_control(SchedulerControl(scheduler), scheduler.metrics, **control)
+        thread = start_control(control_of(scheduler), scheduler.metrics, **control)
         return ControlClient(thread.socket_path, timeout=30), scheduler
 
     yield make
@@ -123,3 +123,18 @@ def make_api(
         stop.set()
         scheduler.wake()
         scheduler.runner.shutdown(timeout=10)
+
+
+def control_of(scheduler: Scheduler) -> SchedulerControl:
+    """The control port over a scheduler, wired as daemon.py wires it."""
+    return SchedulerControl(
+        node=scheduler.node,
+        loop=scheduler,
+        runner=scheduler.runner,
+        history=scheduler.history,
+        records=scheduler.records,
+        db=scheduler.db,
+        ping_redis=scheduler.cache.ping,
+        metrics=scheduler.metrics,
+        clock=scheduler.clock,
+    )

@@ -46,7 +46,7 @@ class FakeJob:
             statement = self.sql
             if self.sql_once:
                 self.sql = None
-            ctx.conn.execute(statement)  # type: ignore[arg-type]
+            ctx.conn.execute(statement)
         for batch in range(self.batches):
             if self.before_batch:
                 self.before_batch(batch)

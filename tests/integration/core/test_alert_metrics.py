@@ -36,7 +36,7 @@ def test_a_run_counts_proactive_messages_by_source(
     make_scheduler: Callable[..., Scheduler],
 ) -> None:
     s = make_scheduler({"proactiveMessages": PostingJob()}, now=NOW)
-    assert s.runner.trigger("proactiveMessages", "t").future.result(timeout=10)["status"] == (
+    assert s.runner.trigger("proactiveMessages", "t").future.result(timeout=10).status == (
         "succeeded"
     )
     assert values(s, "brewd_proactive_messages_total") == {"claude": 1, "template": 2}

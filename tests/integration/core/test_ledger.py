@@ -85,12 +85,13 @@ def test_manual_trigger_returns_the_run_record(
     a = make_scheduler({"expirePokes": FakeJob("expirePokes", batches=3)})
     triggered = a.runner.trigger("expirePokes", "tester")
     record = triggered.future.result(timeout=10)
-    assert record["id"] == triggered.run_id
-    assert record["status"] == "succeeded"
-    assert record["trigger"] == "manual"
-    assert record["slot"] is None
-    assert record["affected_records"] == 3
-    assert record["finished_at"].endswith("Z")
+    assert record.id == triggered.run_id
+    assert record.status == "succeeded"
+    assert record.trigger == "manual"
+    assert record.slot is None
+    assert record.affected_records == 3
+    assert record.finished_at is not None
+    assert record.finished_at.tzinfo is not None
     assert len(effects()) == 3
     with pytest.raises(UnknownJob) as info:
         a.runner.trigger("nope", "tester")
@@ -109,7 +110,7 @@ def test_dead_node_run_is_marked_abandoned_and_blocks_nothing(
         )
     a = make_scheduler({"expirePokes": FakeJob("expirePokes")})
     record = a.runner.trigger("expirePokes", "tester").future.result(timeout=10)
-    assert record["status"] == "succeeded"
+    assert record.status == "succeeded"
     dead_run = next(r for r in runs(pg) if r["node"] == "dead:1")
     assert dead_run["status"] == "failed"
     assert "abandoned" in dead_run["error"]
@@ -139,7 +140,7 @@ def test_a_node_that_lost_its_claim_cannot_commit_further_batches(
     job.before_batch = steal
     a = make_scheduler({"expirePokes": job})
     record = a.runner.trigger("expirePokes", "tester").future.result(timeout=10)
-    assert record["status"] == "failed"
+    assert record.status == "failed"
     assert [row["note"] for row in effects()] == ["batch 0"]  # batch 1 was rolled back
     assert runs(pg)[0]["error"] == "abandoned: test"  # the thief's record stands
 
@@ -157,12 +158,10 @@ def test_timeout_cancels_the_backend_and_frees_the_job(
     hung.sql = "SELECT pg_sleep(60)"
     a = make_scheduler({"expirePokes": hung}, config=config)
     record = a.runner.trigger("expirePokes", "tester").future.result(timeout=15)
-    assert record["status"] == "failed"
-    assert record["error"].startswith("timeout")
+    assert record.status == "failed"
+    assert str(record.error).startswith("timeout")
     hung.sql = None
-    assert (
-        a.runner.trigger("expirePokes", "tester").future.result(timeout=10)["status"] == "succeeded"
-    )
+    assert a.runner.trigger("expirePokes", "tester").future.result(timeout=10).status == "succeeded"
 
 
 def test_pause_is_cluster_wide_and_manual_runs_still_work(
@@ -175,7 +174,7 @@ def test_pause_is_cluster_wide_and_manual_runs_still_work(
     a.runner.drain(10)
     missed = {r["slot"]: r for r in runs(pg)}[SLOT + timedelta(minutes=5)]
     assert (missed["status"], missed["message"]) == ("missed", "missed: paused")
-    assert a.runner.trigger("expirePokes", "t").future.result(timeout=10)["status"] == "succeeded"
+    assert a.runner.trigger("expirePokes", "t").future.result(timeout=10).status == "succeeded"
     b.records.set_paused("expirePokes", False, "tester")
     a.tick(SLOT + timedelta(minutes=10))
     a.runner.drain(10)
@@ -198,6 +197,7 @@ def test_prune_keeps_the_newest_runs_per_job(
     a = make_scheduler({"expirePokes": FakeJob("expirePokes")})
     assert a.records.prune(keep_runs=1000, keep_days=30) == 11
     newest = pg.execute("SELECT max(slot) AS s, count(*) AS n FROM job_runs").fetchone()
+    assert newest is not None
     assert newest["n"] == 1000
 
 
@@ -209,7 +209,7 @@ def test_a_lost_connection_is_retried_on_a_new_one_holding_the_lock(
     job.sql_once = True
     a = make_scheduler({"expirePokes": job})
     record = a.runner.trigger("expirePokes", "tester").future.result(timeout=30)
-    assert record["status"] == "succeeded"
+    assert record.status == "succeeded"
     assert job.calls == 2
     assert len(effects()) == 1
 
@@ -221,8 +221,8 @@ def test_a_non_transient_error_fails_the_run_and_the_next_one_succeeds(
     job.sql = "SELECT * FROM no_such_table"
     a = make_scheduler({"expirePokes": job})
     record = a.runner.trigger("expirePokes", "tester").future.result(timeout=10)
-    assert record["status"] == "failed"
-    assert "UndefinedTable" in record["error"]
+    assert record.status == "failed"
+    assert "UndefinedTable" in str(record.error)
     assert job.calls == 1  # not retried
     job.sql = None
-    assert a.runner.trigger("expirePokes", "t").future.result(timeout=10)["status"] == "succeeded"
+    assert a.runner.trigger("expirePokes", "t").future.result(timeout=10).status == "succeeded"

@@ -50,7 +50,9 @@ def test_a_table_locked_across_two_slots_gets_one_row_per_slot_each_ended_before
     with psycopg.connect(pg_dsn) as locker:  # a transaction: the lock holds until rollback
         locker.execute("LOCK TABLE test_effects IN ACCESS EXCLUSIVE MODE")
         for slot in slots:
-            fired = pg.execute("SELECT clock_timestamp() AS t").fetchone()["t"]
+            now = pg.execute("SELECT clock_timestamp() AS t").fetchone()
+            assert now is not None
+            fired = now["t"]
             # The fake clock says LEFT_S before the next slot: the real window is that long.
             s.tick(slot + timedelta(seconds=60 - LEFT_S))
 
@@ -90,10 +92,10 @@ def test_a_run_between_attempts_keeps_its_row_through_the_sweep_and_ends_with_it
     a.runner.on_retry_wait = sweep_now
     record = a.runner.trigger(JOB, "tester").future.result(timeout=30)
     assert swept == [0, 0]  # the sweeps saw the claim held and left the live run alone
-    assert record["status"] == "succeeded"
-    assert record["error"] is None
-    assert record["attempts"] == 2
-    assert "terminating connection" in record["last_error"]
+    assert record.status == "succeeded"
+    assert record.error is None
+    assert record.attempts == 2
+    assert "terminating connection" in str(record.last_error)
     assert job.calls == 2
     assert len(effects()) == 1
     assert run_rows(pg)[0]["status"] == "succeeded"
@@ -113,12 +115,12 @@ def test_a_manual_run_retries_within_its_own_timeout_and_fails_with_the_real_err
         locker.execute("LOCK TABLE test_effects IN ACCESS EXCLUSIVE MODE")
         record = a.runner.trigger(JOB, "tester").future.result(timeout=20)
         locker.rollback()
-    took = datetime.fromisoformat(record["finished_at"]) - datetime.fromisoformat(
-        record["started_at"]
-    )
+    assert record.finished_at is not None
+    assert record.started_at is not None
+    took = record.finished_at - record.started_at
     assert took < timedelta(seconds=4)  # the window of a manual run is its timeout
-    assert record["attempts"] >= 2
-    assert record["error"].startswith("LockNotAvailable")
+    assert (record.attempts or 0) >= 2
+    assert str(record.error).startswith("LockNotAvailable")
 
 
 def test_a_job_busy_outside_the_database_is_stopped_before_its_next_slot(
@@ -159,7 +161,7 @@ def test_a_run_whose_claim_was_lost_between_attempts_does_not_try_again(
     record = a.runner.trigger(JOB, "tester").future.result(timeout=30)
     assert job.calls == 1  # no second attempt on a claim that is gone
     assert effects() == []
-    assert record["status"] == "failed"
+    assert record.status == "failed"
     row = run_rows(pg)[0]
     assert row["error"].startswith("abandoned: node a stopped")  # the sweeper's record stands
 
@@ -177,7 +179,8 @@ def test_a_claim_connection_lost_while_the_row_is_still_ours_is_taken_again(
 
     a.runner.on_retry_wait = lose_the_claim_connection
     record = a.runner.trigger(JOB, "tester").future.result(timeout=30)
-    assert (record["status"], record["attempts"]) == ("succeeded", 2)
+    assert (record.status, record.attempts) == ("succeeded", 2)
     assert len(effects()) == 1
     held = pg.execute(f"SELECT count(*) AS n FROM pg_locks WHERE {OURS}").fetchone()
+    assert held is not None
     assert held["n"] == 0  # the lock taken again was released at the end

@@ -145,7 +145,7 @@ def test_scheduler_disabled_runs_nothing_but_manual_runs_work(
         s.tick(at(hour, 20))
     s.runner.drain(10)
     assert runs(pg) == []
-    assert s.runner.trigger(HOURLY, "t").future.result(timeout=10)["status"] == "succeeded"
+    assert s.runner.trigger(HOURLY, "t").future.result(timeout=10).status == "succeeded"
     assert s.status_line(at(12, 20)).startswith("scheduler disabled")
 
 

@@ -83,7 +83,7 @@ class ThreadNodes:
     def _ctx(self, conn: Conn, node: str) -> Any:
         writer = writer_for(self.base_url, max_retries=1)
         ctx = make_ctx(conn, self.cache, self.now, claude=writer, node=node, **self.settings)
-        jobs = ctx.config.jobs | {"proactiveMessages": JobConfig(schedule=Cron(self.schedule))}
+        jobs = {**ctx.config.jobs, "proactiveMessages": JobConfig(schedule=Cron(self.schedule))}
         return replace(ctx, config=replace(ctx.config, jobs=jobs))
 
     def _claimer(self) -> None:

@@ -17,7 +17,7 @@ import redis
 from loguru import logger
 from psycopg.rows import dict_row
 
-from brewd.adapters.cache import make_client
+from brewd.adapters.cache import Redis, make_client
 from brewd.adapters.claude import ClaudeWriter, make_claude
 from brewd.core.config import Config, ProactiveConfig, RedisConfig
 from brewd.jobs.base import JobContext
@@ -97,7 +97,7 @@ class Connector:
 
 def make_ctx(
     conn: Conn,
-    cache: redis.Redis,
+    cache: Redis,
     now: datetime,
     *,
     claude: Any = None,
@@ -168,7 +168,7 @@ def _wait_ready(proc: subprocess.Popen[str]) -> None:
     raise AssertionError(f"redis-server exited with {proc.wait()} before it was ready")
 
 
-def dead_redis() -> redis.Redis:
+def dead_redis() -> Redis:
     """A client for a port where nothing listens: every command fails at once."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,7 @@ def work_by_node(pg) -> dict[str, int]:
     return {r["node"]: r["n"] for r in rows}
 
 
-def slot_run(pg) -> dict:
+def slot_run(pg) -> dict[str, Any]:
     [row] = pg.execute("SELECT * FROM job_runs WHERE job = 'proactiveMessages'").fetchall()
     return row
 
