@@ -9,14 +9,12 @@ from tests.chaos.verdict import SHOWN, Verdict
 def table(seed: int, minutes: float, faults: list[Fault], verdicts: list[Verdict]) -> str:
     lines = [f"\nchaos run: seed {seed}, {minutes:g} minutes, {len(faults)} faults", ""]
     lines.append(f"{'at (UTC)':<10} {'fault':<22} {'target':<9} {'detail':<10} lasted")
-    t0 = faults[0].started if faults else None
     for fault in faults:
         lasted = (fault.healed - fault.started).total_seconds() if fault.healed else 0
         lines.append(
             f"{fault.started:%H:%M:%S}   {fault.kind:<22} {fault.target:<9} {fault.detail:<10}"
             f" {lasted:.0f}s"
         )
-    del t0
     lines += ["", f"{'invariant':<66} {'checked':>7}  result"]
     for verdict in verdicts:
         result = "held" if verdict.held else f"VIOLATED ({len(verdict.violations)})"

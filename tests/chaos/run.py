@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from brewd.control.client import DaemonUnreachable
 from tests.chaos import invariants, invariants_data, report
 from tests.chaos.cluster import JOBS, Cluster
@@ -163,9 +165,7 @@ def final_health(cluster: Cluster) -> dict[str, str]:
     return found
 
 
-def redis_client(cluster: Cluster) -> Any:
-    import redis
-
+def redis_client(cluster: Cluster) -> redis.Redis:
     return redis.Redis.from_url(cluster.redis.url, socket_timeout=5)
 
 
