@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -49,13 +50,23 @@ class Services:
     clock: Clock
     claude: Any = None  # brewd.adapters.claude client, or None without an API key
 
-    def context(self, conn: Connection, config: Config, log: Logger, **run: Any) -> JobContext:
-        """A job's context on `conn`; `run` adds what only a claimed run has (id, fence...)."""
+    def context(
+        self,
+        conn: Connection,
+        config: Config,
+        log: Logger,
+        *,
+        not_after: datetime | None = None,
+        **run: Any,
+    ) -> JobContext:
+        """A job's context on `conn`, its `now` no later than `not_after`; `run` adds what only a
+        claimed run has (id, fence...)."""
+        now = self.clock.now()
         return JobContext(
             conn=conn,
             cache=self.cache,
             config=config,
-            now=self.clock.now(),
+            now=now if not_after is None else min(now, not_after),
             log=log,
             claude=self.claude,
             db=self.db,
@@ -141,11 +152,15 @@ class Execution:
 
     def _once(self, limits: AttemptLimits) -> JobResult:
         conn = self._work_connection()
-        self._set_timeouts(conn, limits)
+        database_now = self._set_timeouts(conn, limits)
         ctx = self.services.context(
             conn,
             self.config,
             self.log,
+            # Never ahead of the database's clock, the one the API servers stamp expires_at
+            # with: a node whose wall clock runs fast (found by the chaos run, a step of
+            # +45 s) would otherwise expire users, pokes and badges before their time.
+            not_after=database_now,
             run_id=self.record.id,
             should_stop=self.stop.is_set,
             fence=self._fence,
@@ -172,19 +187,24 @@ class Execution:
     def _fence(self, conn: Connection) -> None:
         self.services.claims.fence(conn, self.record.id)
 
-    def _set_timeouts(self, conn: Connection, limits: AttemptLimits) -> None:
+    def _set_timeouts(self, conn: Connection, limits: AttemptLimits) -> datetime:
+        """Sets the attempt's timeouts on `conn`; returns the database's clock."""
         # idle_in_transaction_session_timeout too: a node frozen mid-batch (SIGSTOP, a VM pause)
         # must not keep its row locks past the window; the server ends that session itself.
         # The pool's RESET ALL undoes all three when the connection goes back.
         statement = f"{limits.statement_timeout_ms}ms"
         with wrap_errors():  # a connection lost here is an outage to retry, not a crash
             row = conn.execute(
-                "SELECT pg_backend_pid() AS pid, set_config('statement_timeout', %s, false),"
+                "SELECT pg_backend_pid() AS pid, clock_timestamp() AS now,"
+                " set_config('statement_timeout', %s, false),"
                 " set_config('lock_timeout', %s, false),"
                 " set_config('idle_in_transaction_session_timeout', %s, false)",
                 (statement, f"{limits.lock_timeout_ms}ms", statement),
             ).fetchone()
-        self.backend_pid = row["pid"] if row else 0
+        assert row is not None  # a SELECT without FROM returns one row
+        self.backend_pid = row["pid"]
+        database_now: datetime = row["now"]
+        return database_now
 
     def _classify(self, exc: Exception) -> Outcome:
         if self.reason in ("timeout", "window") or time.monotonic() >= self.window.ends_at:

@@ -194,6 +194,16 @@ class Runner:
             )
             self.metrics.missed(job, "database_unavailable")
             return
+        except Exception as exc:
+            # Anything else (an OSError out of the pool's back-off was seen): the reservation
+            # must still go, or every later slot of the job is skipped as an overlap with a
+            # run that does not exist.
+            self._release(job, token)
+            logger.bind(job=job, event="claim_failed").opt(exception=exc).error(
+                "cannot claim {} at {}: {}", job, slot, exc
+            )
+            self.metrics.missed(job, "claim_failed")
+            return
         self._run_claimed(claim, record, token, next_slot_at)
 
     def _record_skip(self, job: str, slot: datetime, reason: str) -> None:
