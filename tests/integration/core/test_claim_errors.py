@@ -28,16 +28,16 @@ def test_a_claim_that_raises_an_unexpected_error_does_not_wedge_the_job(
 ) -> None:
     config = make_config(pg_dsn, redis_url, **{JOB: JobConfig(schedule=Cron("* * * * *"))})
     s = make_scheduler({JOB: FakeJob(JOB)}, config=config, now=START)
-    real_getconn = s.runner.db.getconn
+    real_take = s.runner.claims.take
     failures: list[str] = []
 
-    def getconn_failing_once(*args: Any, **kwargs: Any) -> Any:
+    def take_failing_once(*args: Any, **kwargs: Any) -> Any:
         if not failures:
             failures.append("raised")
             raise OSError(22, "Invalid argument")  # what the pool's back-off sleep raised
-        return real_getconn(*args, **kwargs)
+        return real_take(*args, **kwargs)
 
-    s.runner.db.getconn = getconn_failing_once  # type: ignore[method-assign]
+    s.runner.claims.take = take_failing_once  # type: ignore[method-assign]
     s.tick(START)  # the start-up catch-up of 10:00: its claim raises
     assert s.runner.drain(10)
     assert failures
