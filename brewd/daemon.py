@@ -14,11 +14,11 @@ from loguru import logger
 
 from brewd import __version__
 from brewd.adapters.cache import Redis, make_client
-from brewd.adapters.claude import make_claude
+from brewd.adapters.claude import Writer, make_claude
 from brewd.adapters.logs import register_secrets, set_level, setup_logging
 from brewd.adapters.metrics import Metrics
 from brewd.adapters.pg import Database
-from brewd.adapters.systemd import Notifier, require_systemd_support
+from brewd.adapters.systemd import Notifier, StatusNotifier, require_systemd_support
 from brewd.control.server import ControlThread
 from brewd.control.service import SchedulerControl
 from brewd.core.clock import Clock, SystemClock
@@ -82,8 +82,8 @@ def build_scheduler(
     clock: Clock,
     metrics: Metrics,
     node: str,
-    claude: Any = None,
-    notifier: Any = None,
+    claude: Writer | None = None,
+    notifier: StatusNotifier | None = None,
 ) -> Scheduler:
     """The loop and what it drives, on adapters already open: the one place runs/ and loop/
     are wired together (the daemon uses it, and the tests, with their own adapters)."""
@@ -115,6 +115,21 @@ def build_scheduler(
         housekeeping=housekeeping,
         ticker=Ticker(),
         notifier=notifier,
+    )
+
+
+def control_port(scheduler: Scheduler) -> SchedulerControl:
+    """The control API's view of a scheduler: only what it reads (control/service.py)."""
+    return SchedulerControl(
+        node=scheduler.node,
+        loop=scheduler,
+        runner=scheduler.runner,
+        history=scheduler.history,
+        records=scheduler.records,
+        db=scheduler.db,
+        ping_redis=scheduler.cache.ping,
+        metrics=scheduler.metrics,
+        clock=scheduler.clock,
     )
 
 
@@ -152,18 +167,7 @@ class Daemon:
             claude=self.claude,
             notifier=self.notifier,
         )
-        s = self.scheduler
-        port = SchedulerControl(
-            node=s.node,
-            loop=s,
-            runner=s.runner,
-            history=s.history,
-            records=s.records,
-            db=self.db,
-            ping_redis=self.cache.ping,
-            metrics=self.metrics,
-            clock=s.clock,
-        )
+        port = control_port(self.scheduler)
         self.control = ControlThread(port, self.metrics, config.control, http=config.http)
         self.stop = threading.Event()
         self.loop_failed = False

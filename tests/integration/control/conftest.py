@@ -27,7 +27,7 @@ from brewd.core.config import (
     RedisConfig,
     SchedulerConfig,
 )
-from brewd.daemon import build_scheduler
+from brewd.daemon import build_scheduler, control_port
 from brewd.jobs import ALL_JOBS
 from brewd.loop.scheduler import Scheduler
 from tests.integration.control.stub_port import StubPort
@@ -127,14 +127,4 @@ def make_api(
 
 def control_of(scheduler: Scheduler) -> SchedulerControl:
     """The control port over a scheduler, wired as daemon.py wires it."""
-    return SchedulerControl(
-        node=scheduler.node,
-        loop=scheduler,
-        runner=scheduler.runner,
-        history=scheduler.history,
-        records=scheduler.records,
-        db=scheduler.db,
-        ping_redis=scheduler.cache.ping,
-        metrics=scheduler.metrics,
-        clock=scheduler.clock,
-    )
+    return control_port(scheduler)
