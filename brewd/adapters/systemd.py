@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
+import select
+import socket
 import time
 from collections.abc import Mapping
 from types import ModuleType
@@ -60,6 +63,27 @@ def parse_watchdog(environ: Mapping[str, str], pid: int) -> float | None:
         return None  # bounded: a huge number would overflow the division below
     usec = int(text)
     return usec / 2 / 1_000_000 if usec > 0 else None
+
+
+def has_room(path: str) -> bool:
+    """Would a datagram to the notify socket at `path` be queued without blocking?
+
+    systemd-python's notify holds the GIL through a blocking send: with the socket's queue
+    full (PID 1 busy; net.unix.max_dgram_qlen) the whole daemon would freeze, control API
+    included, until systemd reads. The kernel says whether the queue has room to a connected
+    socket's poll; a message that would block is dropped instead (a STATUS is superseded by
+    the next, a WATCHDOG=1 is sent again within half the watchdog interval). A socket that
+    cannot be reached answers True: notify then reports the real error.
+    """
+    address = "\0" + path[1:] if path.startswith("@") else path  # '@': the abstract namespace
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK) as probe:
+        try:
+            probe.connect(address)
+        except OSError:
+            return True
+        poller = select.poll()
+        poller.register(probe, select.POLLOUT)
+        return bool(poller.poll(0))
 
 
 class StatusNotifier(Protocol):
@@ -129,9 +153,11 @@ class Notifier:
         self._send(f"EXTEND_TIMEOUT_USEC={round(seconds * 1_000_000)}")
 
     def _send(self, *assignments: str) -> None:
-        if self._daemon is None:
+        if self._daemon is None or self._socket is None:
             return
         try:
+            if not has_room(self._socket):
+                raise OSError(errno.EAGAIN, "its queue is full (systemd is not reading)")
             self._daemon.notify("\n".join(assignments))
         except OSError as exc:
             # A lost notification must never stop the daemon; say so once, not every 15 s.

@@ -17,6 +17,7 @@ from brewd.core.cron import (
     aware,
     count_slots_between,
     latest_slot,
+    next_slot,
     nominal_period,
     slots_between,
 )
@@ -60,13 +61,18 @@ def catch_up(
     now: datetime,
     grace: timedelta,
     max_recorded: int = MAX_RECORDED_MISSED,
+    min_window: timedelta = timedelta(0),
 ) -> CatchUp:
-    """Judge the slots in (since, now]: the latest runs iff it is within grace, the rest missed."""
+    """Judge the slots in (since, now]: the latest runs iff it is within grace and at least
+    `min_window` before the job's next slot, the rest missed. A slot that late would only be
+    cut off by its successor (a run must end before the next slot starts), which follows
+    within seconds and does the same work."""
     since, now = aware(since), aware(now)
     latest = latest_slot(spec, now)
     if latest is None or latest <= since:
         return CatchUp(run=None, missed=(), missed_total=0)
-    run = latest if now - latest <= grace else None
+    in_time = now - latest <= grace and next_slot(spec, now) - now >= min_window
+    run = latest if in_time else None
     end = latest - _MICRO if run is not None else latest
     newest = _newest_slots(spec, since, end, max_recorded)
     total = count_slots_between(spec, since, end, cap=sys.maxsize)  # exact: arithmetic is cheap

@@ -20,7 +20,7 @@ from brewd.loop.ticker import Ticker
 from brewd.loop.watchdog import STALLED_AFTER_S, Watchdog, overdue_jobs
 from brewd.runs.history import History
 from brewd.runs.records import Records
-from brewd.runs.retry import next_slot_at
+from brewd.runs.retry import MIN_RUN_WINDOW_S, next_slot_at
 from brewd.runs.runner import Runner
 
 # At start, after a clock jump and whenever the loop fell behind, each job judges the slots
@@ -136,7 +136,9 @@ class Scheduler:
         grace = catchup_grace(
             plan.spec, now, timedelta(seconds=self._config.scheduler.max_catchup_grace)
         )
-        decision = catch_up(plan.spec, since, now, grace)
+        decision = catch_up(
+            plan.spec, since, now, grace, min_window=timedelta(seconds=MIN_RUN_WINDOW_S)
+        )
         # Everything in (since, now] is now run or recorded; never move backwards.
         plan.last_handled = max(since, latest_slot(plan.spec, now) or since)
         if decision.missed_total:

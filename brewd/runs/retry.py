@@ -17,6 +17,10 @@ MAX_ATTEMPTS = 5
 RECORD_MARGIN_S = 2.0
 # A retry is not started with less than this left: it could do nothing useful.
 MIN_ATTEMPT_S = 1.0
+# A late slot (a catch-up, a clock jump) is not started this close to its next slot: it would
+# have no time for one attempt, fail, and race its successor for the job (the scheduler records
+# it missed instead: brewd/core/catchup.py).
+MIN_RUN_WINDOW_S = RECORD_MARGIN_S + MIN_ATTEMPT_S
 # A lock wait may use at most this share of the time left (and never more than the cap), so a
 # lock timeout always leaves room for the retry it is meant to allow.
 LOCK_WAIT_SHARE = 0.5

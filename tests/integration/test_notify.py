@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -164,6 +165,36 @@ def test_a_vanished_socket_is_logged_once_and_never_raises(
         logger.remove(handler)
     lines = [line for line in capfd.readouterr().err.splitlines() if "notify_failed" in line]
     assert lines == [f"notify_failed: sd_notify to {notify.path} failed: No such file or directory"]
+
+
+def test_a_socket_nobody_reads_never_freezes_the_daemon(notify: NotifySocket) -> None:
+    """systemd-python's notify holds the GIL through a blocking send: once the socket's queue
+    is full (net.unix.max_dgram_qlen, 10 by default; PID 1 busy), every thread of the daemon
+    would stop, control API included (seen: a status request unanswered for 30 s). In a child
+    process, so that a regression cannot freeze the test run itself."""
+    program = (
+        "import os, sys\n"
+        "from loguru import logger\n"
+        "from brewd.adapters.systemd import Notifier\n"
+        "logger.remove(); logger.add(sys.stderr, format='{extra[event]}: {message}')\n"
+        "notifier = Notifier(os.environ)\n"
+        "for i in range(50): notifier.status(f'turn {i}')\n"
+        "print('done')\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=30
+    )
+    assert child.stdout == "done\n", child.stderr
+    failures = [line for line in child.stderr.splitlines() if "notify_failed" in line]
+    assert failures == [
+        f"notify_failed: sd_notify to {notify.path} failed: its queue is full"
+        " (systemd is not reading)"
+    ]
+    received = []
+    while not notify.nothing_pending():
+        received.append(notify.receive()["STATUS"])
+    assert received[0] == "turn 0"
+    assert len(received) < 50
 
 
 # -- without systemd-python --------------------------------------------------------------------

@@ -21,12 +21,13 @@ from brewd.core.cron import (
     slots_between,
 )
 
+SEC = timedelta(seconds=1)
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 
 
-def z(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
-    return datetime(y, mo, d, h, mi, tzinfo=UTC)
+def z(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, s, tzinfo=UTC)
 
 
 def spec(expression: str, zone: str) -> CronSpec:
@@ -245,6 +246,20 @@ def test_catch_up_never_runs_a_latest_slot_older_than_grace() -> None:
     assert got.run is None
     assert got.missed == (z(2027, 1, 3, 1, 30), z(2027, 1, 4, 1, 30))
     assert got.missed_total == 2
+
+
+def test_catch_up_misses_a_late_slot_its_successor_is_about_to_replace() -> None:
+    """Seconds before the next slot a late run would have no time left and race its successor
+    for the job (seen after a clock jump that landed at :58): it is recorded missed."""
+    minute = spec("* * * * *", "UTC")
+    since = z(2027, 1, 1, 9)
+    near_end = catch_up(minute, since, z(2027, 1, 1, 10, 0, 58), grace=MIN, min_window=3 * SEC)
+    assert near_end.run is None
+    assert near_end.missed[-1] == z(2027, 1, 1, 10)
+    assert near_end.missed_total == 60
+    in_time = catch_up(minute, since, z(2027, 1, 1, 10, 0, 56), grace=MIN, min_window=3 * SEC)
+    assert in_time.run == z(2027, 1, 1, 10)
+    assert in_time.missed_total == 59
 
 
 def test_catch_up_after_months_down_records_the_newest_and_counts_all() -> None:
