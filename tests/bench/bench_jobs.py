@@ -101,13 +101,47 @@ class Scratch:
             self.drop(name)
 
 
-def make_world(scratch: Scratch, users: int, messages_per_user: int) -> str:
-    name = f"{scratch.prefix}_w{users}"
+def world_name(users: int, messages_per_user: int) -> str:
+    """The name a kept world has: the same arguments always give the same rows."""
+    return f"brewd_bench_world_{users}_{messages_per_user}"
+
+
+def kept_world(scratch: Scratch, name: str) -> bool:
+    """Whether a world kept by an earlier run is there, whole (a world is generated in one
+    transaction, so a database with cafés is complete; an empty one is dropped and redone)."""
+    with psycopg.connect(scratch.admin_dsn, autocommit=True) as admin:
+        found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if not found:
+        return False
+    with psycopg.connect(scratch.dsn(name), autocommit=True) as conn:
+        migrated = conn.execute("SELECT to_regclass('cafes') IS NOT NULL").fetchone() == (True,)
+        whole = migrated and conn.execute("SELECT EXISTS (SELECT FROM cafes)").fetchone() == (True,)
+    if whole:
+        return True
+    scratch.drop(name)
+    return False
+
+
+def make_world(scratch: Scratch, users: int, messages_per_user: int, keep: bool) -> str:
+    """Generate a world into a scratch database; with `keep`, under a fixed name, reused by the
+    next run (a 10M world takes most of an hour to build) and never dropped by this one."""
+    name = world_name(users, messages_per_user) if keep else f"{scratch.prefix}_w{users}"
+    if keep and kept_world(scratch, name):
+        print(f"world {users:,} users: reusing the kept database {name}", flush=True)
+        return name
     cafes = min(10_000, max(10, users // 1_000))
-    with psycopg.connect(scratch.create(name), autocommit=True, row_factory=dict_row) as conn:
+    dsn = scratch.create(name)
+    if keep:
+        scratch.made.remove(name)  # survives this run, even a failed one
+    with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
         migrate.apply(conn)
         stats = worldgen.generate(
-            conn, users=users, cafes=cafes, now=NOW, messages_per_user=messages_per_user
+            conn,
+            users=users,
+            cafes=cafes,
+            now=NOW,
+            messages_per_user=messages_per_user,
+            progress=lambda line: print(f"  {line}", flush=True),
         )
         plans = check_plans(conn, NOW)
         size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database())) AS s")
@@ -220,6 +254,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages-per-user", type=int, default=10, help="world shape")
     parser.add_argument("--jobs", default=",".join(JOBS), help="which jobs to time")
     parser.add_argument(
+        "--keep-worlds",
+        action="store_true",
+        help="keep each world as brewd_bench_world_<users>_<messages per user> and reuse a "
+        "kept one (drop it by hand when done)",
+    )
+    parser.add_argument(
+        "--generate-only", action="store_true", help="build (and keep) the worlds, time nothing"
+    )
+    parser.add_argument(
         "--pg-dsn", default=os.environ.get("BREWD_BENCH_PG_DSN", "host=127.0.0.1 user=postgres")
     )
     parser.add_argument(
@@ -229,6 +272,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.scales = sorted(int(scale) for scale in args.scales.split(","))
     args.jobs = [job for job in JOBS if job in args.jobs.split(",")]
+    if args.generate_only:
+        args.keep_worlds = True
     return args
 
 
@@ -241,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     expiring: dict[int, Expiring] = {}
     try:
         for users in args.scales:
-            world = make_world(scratch, users, args.messages_per_user)
+            world = make_world(scratch, users, args.messages_per_user, args.keep_worlds)
+            if args.generate_only:
+                continue
             figures += bench_scale(scratch, world, users, args)
             checked = [scale for scale in args.scales if scale >= 10 * EXPIRING]
             if checked and users in (checked[0], checked[-1]):
@@ -249,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                     best(args.repeat, partial(time_expiring, scratch, world, args.redis_url)),
                     best(args.repeat, partial(time_expiring, scratch, world, unreachable_redis())),
                 )
-            scratch.drop(world)
+            if not args.keep_worlds:
+                scratch.drop(world)
     finally:
         for name in list(scratch.made):
             scratch.drop(name)
