@@ -14,6 +14,7 @@ from brewd.core.errors import CacheError
 from brewd.jobs.base import JobContext
 
 Row = dict[str, Any]
+MAX_QUEUED = 8  # cache steps waiting for the worker thread, at most
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,11 @@ class BestEffortCache:
         self._worker.shutdown()
 
     def run(self, what: str, step: Callable[[Redis], object]) -> None:
-        """Queue `step`; call only after the commit whose rows it reflects."""
+        """Queue `step`; call only after the commit whose rows it reflects. Waits while
+        MAX_QUEUED steps are queued: a Redis slower than the database holds back the producer
+        instead of piling up every batch's keys in memory."""
+        while len(self._pending) >= MAX_QUEUED:
+            self._pending.pop(0).result()
         self._pending.append(self._worker.submit(self._attempt, what, step))
 
     def wait(self) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from brewd.adapters import cache as keys
 from brewd.adapters.cache import Redis
 from brewd.adapters.cache_ops import pipeline, queue_delete
+from brewd.adapters.pg import wrap_errors
 from brewd.jobs.base import JobContext, JobResult, load_sql
 from brewd.jobs.batches import BestEffortCache, plural
 
@@ -53,8 +55,13 @@ CATALOGUE = (
 )
 
 _ZONES = load_sql("calculate_badges_zones")
+_CHANGES = load_sql("calculate_badges_changes")
 _RETIRE = load_sql("calculate_badges_retire")
 _AWARD = load_sql("calculate_badges")
+_COUNTS = "SELECT retired, type, count(*) AS n FROM pg_temp.badge_changes GROUP BY retired, type"
+_HOLDERS = "SELECT DISTINCT user_id FROM pg_temp.badge_changes"
+_DROP_CHANGES = "DROP TABLE IF EXISTS pg_temp.badge_changes"
+HOLDERS_PER_STEP = 10_000  # users whose badge cache one Redis step forgets
 
 
 def run(ctx: JobContext) -> JobResult:
@@ -68,17 +75,33 @@ def run(ctx: JobContext) -> JobResult:
     with ctx.batch() as conn:
         zones = conn.execute(_ZONES).fetchall()
         params["zones"] = [z["timezone"] for z in zones if z["known"]]
-        retired = conn.execute(_RETIRE, params).fetchall()
-        awarded = conn.execute(_AWARD, params).fetchall()
-    cache = BestEffortCache(ctx)
-    users = {row["user_id"] for row in awarded} | {row["user_id"] for row in retired}
-    if users:
-        cache.run("badge cache invalidation", lambda redis: _forget(redis, users))
-    counts = Counter(row["type"] for row in awarded)
+        conn.execute(_CHANGES)
+        conn.execute(_RETIRE, params)
+        conn.execute(_AWARD, params)
+        changes = conn.execute(_COUNTS).fetchall()
+    try:
+        with BestEffortCache(ctx) as cache:
+            _forget_holders(ctx, cache)
+    finally:
+        if not ctx.conn.closed:
+            ctx.conn.execute(_DROP_CHANGES)
+    counts = Counter({row["type"]: row["n"] for row in changes if not row["retired"]})
+    retired = sum(row["n"] for row in changes if row["retired"])
     notes = [summary(counts), _bad_zones_note(ctx, [z for z in zones if not z["known"]])]
     if retired:
-        notes.append(f"retired {plural(len(retired), 'lapsed badge')} first")
-    return JobResult(len(awarded), "; ".join(n for n in notes if n) + cache.note())
+        notes.append(f"retired {plural(retired, 'lapsed badge')} first")
+    return JobResult(counts.total(), "; ".join(n for n in notes if n) + cache.note())
+
+
+def _forget_holders(ctx: JobContext, cache: BestEffortCache) -> None:
+    """After the commit, invalidate the badge cache of every user whose badges changed, read
+    back a chunk at a time through a server-side cursor: memory stays flat at any scale."""
+    with wrap_errors(), ctx.conn.transaction(), ctx.conn.cursor(name="badge_holders") as cursor:
+        cursor.execute(_HOLDERS)
+        while holders := [row["user_id"] for row in cursor.fetchmany(HOLDERS_PER_STEP)]:
+            if cache.error is not None:
+                return  # Redis failed: the rest would be skipped anyway
+            cache.run("badge cache invalidation", partial(_forget, users=holders))
 
 
 def summary(counts: Counter[str]) -> str:
@@ -101,7 +124,7 @@ def _bad_zones_note(ctx: JobContext, bad: list[dict[str, Any]]) -> str | None:
     return note
 
 
-def _forget(redis: Redis, user_ids: set[Any]) -> None:
+def _forget(redis: Redis, users: list[Any]) -> None:
     pipe = pipeline(redis)
-    queue_delete(pipe, (keys.user_badges(user_id) for user_id in sorted(user_ids)))
+    queue_delete(pipe, (keys.user_badges(user_id) for user_id in users))
     pipe.execute()

@@ -1,5 +1,6 @@
 -- calculateBadges, step 2: award every badge type to every active user who qualifies and holds
--- no active badge of that type (SPEC §4), in one statement. Hours and calendar days are judged
+-- no active badge of that type (SPEC §4), in one statement. The awards are noted in the run's
+-- temporary table badge_changes, not returned: at 10M users they are millions of rows. Hours and calendar days are judged
 -- in the café's own zone; only zones listed in %(zones)s (checked by step 1) are used.
 -- The partial unique index badges (user_id, type) WHERE is_active makes a double award
 -- impossible, even against a concurrent run: ON CONFLICT skips it.
@@ -49,10 +50,14 @@ qualified AS (
       AND p.created_at <= %(now)s::timestamptz
     GROUP BY p.from_user_id
     HAVING count(*) >= 10
+),
+awarded AS (
+    INSERT INTO badges (user_id, type, name, description, expires_at)
+    SELECT q.user_id, t.type, t.name, t.description, %(now)s::timestamptz + t.lifetime
+    FROM qualified AS q
+    JOIN catalogue AS t ON t.type = q.type
+    ON CONFLICT (user_id, type) WHERE is_active DO NOTHING
+    RETURNING user_id, type
 )
-INSERT INTO badges (user_id, type, name, description, expires_at)
-SELECT q.user_id, t.type, t.name, t.description, %(now)s::timestamptz + t.lifetime
-FROM qualified AS q
-JOIN catalogue AS t ON t.type = q.type
-ON CONFLICT (user_id, type) WHERE is_active DO NOTHING
-RETURNING user_id, type
+INSERT INTO pg_temp.badge_changes (user_id, type, retired)
+SELECT user_id, type, false FROM awarded

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+import pytest
 import redis
 from loguru import logger
 from psycopg.rows import dict_row
@@ -227,6 +228,32 @@ def test_awarded_users_badge_caches_are_deleted_and_no_one_elses(
 
     assert cache.exists(f"user:{early}:badges") == 0
     assert cache.get(f"user:{idle}:badges") == "[]"
+
+
+def test_holders_are_forgotten_a_chunk_at_a_time_and_the_runs_note_is_dropped(
+    pg: Conn, cache: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(calculate_badges, "HOLDERS_PER_STEP", 3)
+    cafe_id = cafe(pg)
+    earners = [live_user(pg, cafe_id) for _ in range(7)]
+    for earner in earners:
+        session(pg, earner, NOW - timedelta(hours=6))
+    lapsed = live_user(pg, cafe_id)
+    badge(pg, lapsed, NOW - DAY, active=True)  # past expiry, still flagged active: retired
+    bystander = live_user(pg, cafe_id)
+    for user_id in [*earners, lapsed, bystander]:
+        cache.set(f"user:{user_id}:badges", "[]")
+    # A failed run's note left on this connection is replaced, not added to.
+    pg.execute("CREATE TEMPORARY TABLE badge_changes (user_id uuid, type text, retired bool)")
+    pg.execute("INSERT INTO badge_changes VALUES (%s, 'EARLY_BIRD', false)", (bystander,))
+
+    result = run(pg, cache)
+
+    assert result.affected_records == 7
+    assert "retired 1 lapsed badge first" in result.message
+    assert [cache.exists(f"user:{u}:badges") for u in [*earners, lapsed]] == [0] * 8
+    assert cache.get(f"user:{bystander}:badges") == "[]"
+    assert one(pg, "SELECT to_regclass('pg_temp.badge_changes') IS NULL")
 
 
 def test_redis_down_still_awards_and_says_the_cache_step_failed(pg: Conn) -> None:
