@@ -9,12 +9,11 @@ from brewd.adapters import cache
 from brewd.adapters.cache import Redis
 from brewd.adapters.cache_ops import pipeline, queue_delete, queue_set_many
 from brewd.jobs.base import JobContext, JobResult, load_sql
-from brewd.jobs.batches import BestEffortCache, Row, drain, plural, read
+from brewd.jobs.batches import BestEffortCache, Row, drain, plural
 
 NAME = "expirePokes"
 
 _EXPIRE = load_sql("expire_pokes")
-_RECOUNT = load_sql("expire_pokes_recount")
 _PURGE = load_sql("expire_pokes_purge")
 
 
@@ -39,15 +38,12 @@ def _run(ctx: JobContext, cached: BestEffortCache) -> JobResult:
 
 def _refresh(ctx: JobContext, cached: BestEffortCache, rows: list[Row]) -> None:
     """After a batch's commit: drop both sides' poke lists and set each sender's count of
-    live sent pokes from the database (a recount, so a drifted count is repaired)."""
+    live sent pokes, counted by the batch's own statement (exact, so a drifted count is
+    repaired)."""
     if cached.error is not None:
         return  # Redis is known to be down: there is nothing to write the counts to
-    senders = sorted({row["from_user_id"] for row in rows})
-    counts = dict.fromkeys(senders, 0)
-    counts.update(
-        (row["user_id"], row["live_sent"]) for row in read(ctx, _RECOUNT, {"users": senders})
-    )
-    users = senders + sorted({row["to_user_id"] for row in rows})
+    counts = {row["from_user_id"]: row["live_sent"] for row in rows}
+    users = sorted(counts) + sorted({row["to_user_id"] for row in rows})
     cached.run("poke cache refresh", lambda redis: _write(redis, users, counts))
 
 

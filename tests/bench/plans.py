@@ -14,19 +14,13 @@ BATCH = 5_000
 def expectations(conn: Conn, now: datetime) -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
     """Statement name -> (realistic parameters, indexes its plan must use)."""
     cafes = conn.execute("SELECT array_agg(id) AS ids FROM (SELECT id FROM cafes LIMIT 500) AS c")
-    senders = conn.execute(
-        "SELECT array_agg(DISTINCT from_user_id) AS ids"
-        " FROM (SELECT from_user_id FROM pokes LIMIT 5000) AS p"
-    )
     cafe_ids = (cafes.fetchone() or {}).get("ids") or []
-    sender_ids = (senders.fetchone() or {}).get("ids") or []
     batch = {"now": now, "batch": BATCH}
     return {
         "expire_users": (batch, ("users_live_expires_at_idx", "user_sessions_open_user_idx")),
         "expire_users_recount": ({"cafes": cafe_ids}, ("users_cafe_active_idx",)),
         "expire_badges": (batch, ("badges_live_expires_at_idx",)),
-        "expire_pokes": (batch, ("pokes_live_expires_at_idx",)),
-        "expire_pokes_recount": ({"users": sender_ids}, ("pokes_live_from_idx",)),
+        "expire_pokes": (batch, ("pokes_live_expires_at_idx", "pokes_live_from_idx")),
         "expire_pokes_purge": (
             {"cutoff": now - timedelta(days=8), "batch": BATCH},
             ("pokes_expired_at_idx",),
