@@ -10,16 +10,29 @@ from typing import Any
 from brewd.adapters import cache as keys
 from brewd.adapters.cache import Redis
 from brewd.adapters.cache_ops import pipeline
-from brewd.jobs.analytics_window import Batch, batches, cache_json, hour_key, window
+from brewd.adapters.pg import wrap_errors
+from brewd.jobs.analytics_window import (
+    HOUR,
+    batch_starts,
+    cache_json,
+    chunks,
+    hour_key,
+    window,
+)
 from brewd.jobs.base import JobContext, JobResult, load_sql
 from brewd.jobs.batches import BestEffortCache, plural, read
 
 NAME = "aggregateAnalytics"
 
 _NEWEST = load_sql("aggregate_analytics_newest")
-_CAFES = load_sql("aggregate_analytics_cafes")
+_COMPUTE = "CREATE TEMPORARY TABLE analytics_computed AS " + load_sql("aggregate_analytics_compute")
+_NUMBERED = "ALTER TABLE pg_temp.analytics_computed ADD PRIMARY KEY (n)"
+_DROP = "DROP TABLE IF EXISTS pg_temp.analytics_computed"
 _UPSERT = load_sql("aggregate_analytics")
 _INVERTED = load_sql("aggregate_analytics_inverted")
+# The compute statement's sorts and hashes: at 1M users its intermediate rows are ~100 MB and
+# PostgreSQL's default 4 MB sends them to temporary files. Set for that one statement only.
+COMPUTE_WORK_MEM = "32MB"
 
 
 def run(ctx: JobContext) -> JobResult:
@@ -27,16 +40,49 @@ def run(ctx: JobContext) -> JobResult:
     start, end = window(
         ctx.now, newest[0]["newest"] if newest else None, ctx.config.analytics.max_backfill_hours
     )
-    cafe_ids = [row["id"] for row in read(ctx, _CAFES, {})]
     outcomes: Counter[str] = Counter()
-    cache = BestEffortCache(ctx)
-    for batch in batches(start, end, cafe_ids, ctx.config.database.batch_size):
-        rows = _upsert(ctx, batch)
+    cafes = 0
+    try:
+        with BestEffortCache(ctx) as cache:
+            for span_start, span_end in chunks(start, end):
+                cafes = _aggregate(ctx, cache, span_start, span_end, outcomes)
+    finally:
+        if not ctx.conn.closed:
+            ctx.conn.execute(_DROP)
+    changed = outcomes["inserted"] + outcomes["updated"]
+    message = _message(start, end, cafes, outcomes) + _inverted(ctx, start, end)
+    return JobResult(changed, message + cache.note())
+
+
+def _aggregate(
+    ctx: JobContext, cache: BestEffortCache, start: datetime, end: datetime, outcomes: Counter[str]
+) -> int:
+    """Compute the rows of [start, end) once, then upsert them batch_size rows a transaction,
+    each batch's cache work after its commit. Returns the number of cafés."""
+    computed = _compute(ctx, start, end)
+    size = ctx.config.database.batch_size
+    for after in batch_starts(computed, size):
+        with ctx.batch() as conn:
+            rows = conn.execute(_UPSERT, {"after": after, "batch": size}).fetchall()
+        ctx.log.bind(event="batch_committed").debug(
+            "rows {} to {} of {}: {} upserted", after + 1, after + len(rows), computed, len(rows)
+        )
         outcomes.update(row["outcome"] for row in rows)
         cache.run("analytics cache", partial(_cache, rows=rows))
-    changed = outcomes["inserted"] + outcomes["updated"]
-    message = _message(start, end, len(cafe_ids), outcomes) + _inverted(ctx, start, end)
-    return JobResult(changed, message + cache.note())
+    return computed // int((end - start) / HOUR)
+
+
+def _compute(ctx: JobContext, start: datetime, end: datetime) -> int:
+    """Step 1, read-only: every active café's rows for [start, end), into the run's temporary
+    table analytics_computed (this connection only; dropped at the end of the run, and first
+    thing by the next one should a failed run have left it). Returns the rows computed."""
+    ctx.check_stop()
+    with wrap_errors(), ctx.conn.transaction():
+        ctx.conn.execute(_DROP)
+        ctx.conn.execute(f"SET LOCAL work_mem = '{COMPUTE_WORK_MEM}'")
+        computed = ctx.conn.execute(_COMPUTE, {"start": start, "end": end}).rowcount
+        ctx.conn.execute(_NUMBERED)
+    return computed
 
 
 def _inverted(ctx: JobContext, start: datetime, end: datetime) -> str:
@@ -48,16 +94,6 @@ def _inverted(ctx: JobContext, start: datetime, end: datetime) -> str:
     note = f"; ignored {plural(count, 'session')} ending before {verb}"
     ctx.log.bind(event="bad_sessions").warning("{}", note.removeprefix("; "))
     return note
-
-
-def _upsert(ctx: JobContext, batch: Batch) -> list[dict[str, Any]]:
-    params = {"cafe_ids": list(batch.cafe_ids), "start": batch.start, "end": batch.end}
-    with ctx.batch() as conn:
-        rows = conn.execute(_UPSERT, params).fetchall()
-    ctx.log.bind(event="batch_committed").debug(
-        "{} cafés x [{}, {}): {} rows", len(batch.cafe_ids), batch.start, batch.end, len(rows)
-    )
-    return rows
 
 
 def _cache(redis: Redis, *, rows: list[dict[str, Any]]) -> None:

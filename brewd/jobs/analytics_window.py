@@ -1,25 +1,17 @@
-"""aggregateAnalytics' pure decisions: which closed UTC hours to compute, and in what batches."""
+"""aggregateAnalytics' pure decisions: which closed UTC hours to compute, and in what pieces."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 HOUR = timedelta(hours=1)
 # Hours recomputed on every run even without downtime: late writes to the last hours land.
 RECENT_HOURS = 3
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Some cafés over some hours [start, end): one transaction of the job."""
-
-    cafe_ids: tuple[Any, ...]
-    start: datetime
-    end: datetime
+# Hours computed by one statement at most (a backfill after downtime is split into days).
+CHUNK_HOURS = 24
 
 
 def window(now: datetime, newest: datetime | None, max_hours: int) -> tuple[datetime, datetime]:
@@ -32,26 +24,19 @@ def window(now: datetime, newest: datetime | None, max_hours: int) -> tuple[date
     return max(start, end - max(1, max_hours) * HOUR), end
 
 
-def batches(
-    start: datetime, end: datetime, cafe_ids: Sequence[Any], batch_size: int
-) -> Iterator[Batch]:
-    """Split cafés x hours into batches of at most batch_size rows: whole hours for every café
-    while the cafés fit in one batch (each statement then reads one time range once), else
-    one hour for batch_size cafés at a time."""
-    hours = int((end - start) / HOUR)
-    if not cafe_ids or hours <= 0:
-        return
-    size = max(1, batch_size)
-    per_batch_cafes = min(len(cafe_ids), size)
-    per_batch_hours = max(1, size // per_batch_cafes)
-    for first in range(0, hours, per_batch_hours):
-        last = min(hours, first + per_batch_hours)
-        for offset in range(0, len(cafe_ids), per_batch_cafes):
-            yield Batch(
-                tuple(cafe_ids[offset : offset + per_batch_cafes]),
-                start + first * HOUR,
-                start + last * HOUR,
-            )
+def chunks(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """Split [start, end) into spans of at most CHUNK_HOURS whole hours, oldest first: one
+    compute statement each, so a long backfill after downtime is read (and committed) a day
+    at a time instead of in one statement over three days of activity."""
+    while start < end:
+        stop = min(end, start + CHUNK_HOURS * HOUR)
+        yield start, stop
+        start = stop
+
+
+def batch_starts(rows: int, batch_size: int) -> range:
+    """The `after` of each upsert batch over rows numbered 1..rows: 0, size, 2 * size, ..."""
+    return range(0, max(0, rows), max(1, batch_size))
 
 
 # Column -> the key the API servers read in the cached JSON (SPEC §4).

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from brewd.core.config import AnalyticsConfig, PokesConfig
+from brewd.jobs.aggregate_analytics import COMPUTE_WORK_MEM
 from brewd.jobs.analytics_window import window
 from brewd.jobs.base import load_sql
 
@@ -136,15 +137,21 @@ def calculate_badges(conn: Conn, now: datetime) -> int:
 
 
 def aggregate_analytics(conn: Conn, now: datetime) -> int:
-    """The job's own per-batch statement, run once over every active café and the whole
-    window: no batches, no cache. (The window comes from one index probe beforehand.)"""
+    """The job's compute statement over the whole window and every active café, then its
+    upsert statement over every row at once: one transaction, no batches, no cache. (The
+    window comes from one index probe beforehand.)"""
     newest = conn.execute(load_sql("aggregate_analytics_newest")).fetchone()
     newest_hour = newest["newest"] if newest else None
     start, end = window(now, newest_hour, AnalyticsConfig().max_backfill_hours)
-    cafes = [r["id"] for r in conn.execute("SELECT id FROM cafes WHERE is_active").fetchall()]
     with conn.transaction():
+        conn.execute(f"SET LOCAL work_mem = '{COMPUTE_WORK_MEM}'")
+        conn.execute(
+            "CREATE TEMPORARY TABLE analytics_computed ON COMMIT DROP AS "
+            + load_sql("aggregate_analytics_compute"),
+            {"start": start, "end": end},
+        )
         rows = conn.execute(
-            load_sql("aggregate_analytics"), {"cafe_ids": cafes, "start": start, "end": end}
+            load_sql("aggregate_analytics"), {"after": 0, "batch": 2**62}
         ).fetchall()
     return sum(1 for row in rows if row["outcome"] != "unchanged")
 

@@ -1,13 +1,14 @@
-"""aggregateAnalytics' window and batches: pure decisions, tested without a database."""
+"""aggregateAnalytics' window, chunks and batches: pure decisions, tested without a database."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from brewd.jobs.analytics_window import Batch, batches, cache_json, hour_key, window
+from brewd.jobs.analytics_window import batch_starts, cache_json, chunks, hour_key, window
 
 H = timedelta(hours=1)
 NOW = datetime(2024, 4, 1, 12, 5, 30, tzinfo=UTC)
@@ -38,32 +39,24 @@ def test_now_in_another_zone_still_gives_utc_hours() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cafes", "hours", "size", "expected"),
-    [
-        (1_000, 3, 5_000, [(1_000, 3)]),
-        (1_000, 72, 5_000, [(1_000, 5)] * 14 + [(1_000, 2)]),
-        (12_000, 2, 5_000, [(5_000, 1), (5_000, 1), (2_000, 1)] * 2),
-        (3, 4, 1, [(1, 1)] * 12),
-    ],
+    ("hours", "expected"),
+    [(1, [1]), (3, [3]), (24, [24]), (25, [24, 1]), (72, [24, 24, 24]), (0, [])],
 )
-def test_batches_cover_every_cafe_and_hour_once_within_the_size(
-    cafes: int, hours: int, size: int, expected: list[tuple[int, int]]
+def test_chunks_cover_the_window_oldest_first_a_day_at_most(
+    hours: int, expected: list[int]
 ) -> None:
-    ids = list(range(cafes))
-    got = list(batches(TOP - hours * H, TOP, ids, size))
-    assert [(len(b.cafe_ids), int((b.end - b.start) / H)) for b in got] == expected
-    covered = {(c, h) for b in got for c in b.cafe_ids for h in _hours(b)}
-    assert covered == {(c, TOP - (i + 1) * H) for c in ids for i in range(hours)}
-    assert len(covered) == sum(len(b.cafe_ids) * len(_hours(b)) for b in got)
+    got = list(chunks(TOP - hours * H, TOP))
+    assert [int((stop - start) / H) for start, stop in got] == expected
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(got))  # contiguous
+    if got:
+        assert (got[0][0], got[-1][1]) == (TOP - hours * H, TOP)
 
 
-def _hours(batch: Batch) -> list[datetime]:
-    return [batch.start + i * H for i in range(int((batch.end - batch.start) / H))]
-
-
-def test_no_cafes_or_no_hours_means_no_batches() -> None:
-    assert list(batches(TOP - 3 * H, TOP, [], 5_000)) == []
-    assert list(batches(TOP, TOP, [1], 5_000)) == []
+def test_batch_starts_number_every_row_once_within_the_size() -> None:
+    assert list(batch_starts(12_000, 5_000)) == [0, 5_000, 10_000]
+    assert list(batch_starts(5_000, 5_000)) == [0]
+    assert list(batch_starts(3, 1)) == [0, 1, 2]
+    assert list(batch_starts(0, 5_000)) == []
 
 
 def test_the_cached_json_has_the_spec_keys() -> None:

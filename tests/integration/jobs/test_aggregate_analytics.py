@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from brewd.core.errors import JobCancelled
-from brewd.jobs import aggregate_analytics
+from brewd.jobs import aggregate_analytics, analytics_window
 from tests.integration.jobs.expiry_rows import Conn, StopAfter, closed_port_url, one, snapshot
 from tests.integration.jobs.world_rows import (
     DAY,
@@ -83,7 +83,13 @@ def busy_cafe(pg: Conn, name: str = "Bean There") -> UUID:
     return cafe_id
 
 
-def test_each_metric_matches_its_definition_hour_by_hour(pg: Conn, cache: redis.Redis) -> None:
+# Computed a day at a time (the window in one piece) and an hour at a time: an hour's row
+# depends on nothing outside it, so the pieces a backfill is split into never change a row.
+@pytest.mark.parametrize("chunk_hours", [24, 1])
+def test_each_metric_matches_its_definition_hour_by_hour(
+    pg: Conn, cache: redis.Redis, monkeypatch: pytest.MonkeyPatch, chunk_hours: int
+) -> None:
+    monkeypatch.setattr(analytics_window, "CHUNK_HOURS", chunk_hours)
     cafe_id = busy_cafe(pg)
     other = cafe(pg)  # another café's people never count here, even when they poke ours
     stranger = member(pg, other)
@@ -238,12 +244,17 @@ def test_sql_looking_cafe_names_and_usernames_are_only_data(pg: Conn, cache: red
 def test_a_stop_between_batches_keeps_finished_hours_and_leaves_the_rest_untouched(
     pg: Conn, cache: redis.Redis
 ) -> None:
-    cafe_ids = [cafe(pg) for _ in range(2)]  # batch_size 2: one hour of both cafés per batch
+    cafe_ids = [cafe(pg) for _ in range(2)]  # 2 cafés x 3 hours, upserted 2 rows a batch
+    first = min(cafe_ids)  # the computed rows are upserted by café, then hour
 
-    with pytest.raises(JobCancelled):
-        aggregate_analytics.run(context(pg, cache, NOW, batch_size=2, should_stop=StopAfter(1)))
+    with pytest.raises(JobCancelled):  # allowed: the compute step and the first batch
+        aggregate_analytics.run(context(pg, cache, NOW, batch_size=2, should_stop=StopAfter(2)))
 
-    assert set(rows(pg)) == {(cafe_id, 9) for cafe_id in cafe_ids}
-    assert set(cache.keys("analytics:*")) == {f"analytics:{c}:2024-04-01T09" for c in cafe_ids}
+    assert set(rows(pg)) == {(first, 9), (first, 10)}
+    assert set(cache.keys("analytics:*")) == {
+        f"analytics:{first}:2024-04-01T09",
+        f"analytics:{first}:2024-04-01T10",
+    }
+    assert one(pg, "SELECT to_regclass('pg_temp.analytics_computed') IS NULL")  # dropped
     result = aggregate_analytics.run(context(pg, cache, NOW, batch_size=2))
     assert result.affected_records == 4  # the next run finishes the rest
