@@ -127,7 +127,10 @@ def make_world(scratch: Scratch, users: int, messages_per_user: int, keep: bool)
     next run (a 10M world takes most of an hour to build) and never dropped by this one."""
     name = world_name(users, messages_per_user) if keep else f"{scratch.prefix}_w{users}"
     if keep and kept_world(scratch, name):
+        with psycopg.connect(scratch.dsn(name), autocommit=True, row_factory=dict_row) as conn:
+            plans = check_plans(conn, NOW)
         print(f"world {users:,} users: reusing the kept database {name}", flush=True)
+        print(f"  plans: {plans}", flush=True)
         return name
     cafes = min(10_000, max(10, users // 1_000))
     dsn = scratch.create(name)
