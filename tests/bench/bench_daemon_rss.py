@@ -22,7 +22,14 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tests.bench.bench_jobs import JOBS, NOW, Scratch, kept_world, world_name
+from tests.bench.bench_jobs import (
+    JOBS,
+    NOW,
+    Scratch,
+    add_server_arguments,
+    kept_world,
+    world_name,
+)
 
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 TARGET_MB = 150
@@ -139,13 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=10_000_000)
     parser.add_argument("--messages-per-user", type=int, default=10)
     parser.add_argument("--jobs", default=",".join(JOBS))
-    parser.add_argument(
-        "--pg-dsn", default=os.environ.get("BREWD_BENCH_PG_DSN", "host=127.0.0.1 user=postgres")
-    )
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("BREWD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-    )
+    add_server_arguments(parser)
     args = parser.parse_args(argv)
     if not os.path.exists(LIBFAKETIME):
         raise SystemExit("libfaketime is not installed (apt-get install faketime)")

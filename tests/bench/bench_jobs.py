@@ -250,6 +250,17 @@ def print_table(figures: list[Figure]) -> None:
     print(f"peak RSS of this process (it runs the jobs as the daemon does): {peak:.0f} MB")
 
 
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """--pg-dsn and --redis-url, defaulting to BREWD_BENCH_PG_DSN and BREWD_BENCH_REDIS_URL."""
+    parser.add_argument(
+        "--pg-dsn", default=os.environ.get("BREWD_BENCH_PG_DSN", "host=127.0.0.1 user=postgres")
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BREWD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+    )
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench_jobs", description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="10000,100000,1000000", help="users per world")
@@ -265,13 +276,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--generate-only", action="store_true", help="build (and keep) the worlds, time nothing"
     )
-    parser.add_argument(
-        "--pg-dsn", default=os.environ.get("BREWD_BENCH_PG_DSN", "host=127.0.0.1 user=postgres")
-    )
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("BREWD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-    )
+    add_server_arguments(parser)
     args = parser.parse_args(argv)
     args.scales = sorted(int(scale) for scale in args.scales.split(","))
     args.jobs = [job for job in JOBS if job in args.jobs.split(",")]
