@@ -51,7 +51,14 @@ class Watch:
     """pidfds opened while the processes live, so that pid reuse cannot fool the wait."""
 
     def __init__(self, pids: list[int]) -> None:
-        self.fds = {pid: os.pidfd_open(pid) for pid in pids}
+        self.fds: dict[int, int] = {}
+        for pid in pids:
+            try:
+                self.fds[pid] = os.pidfd_open(pid)
+            except ProcessLookupError:
+                # Exited between being listed and being watched (a backend whose client just
+                # disconnected): already what the wait is for.
+                continue
 
     def wait_all_exited(self, timeout: float) -> list[int]:
         """Wait until every process exited; return those still alive at the deadline."""

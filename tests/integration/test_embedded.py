@@ -87,6 +87,7 @@ def test_servers_started_from_a_finished_thread_outlive_it_and_stop_cleanly() ->
         watch = procs.Watch(
             [started.postgres.pid, started.redis.pid, *procs.children(started.postgres.pid)]
         )
+        assert {started.postgres.pid, started.redis.pid} <= watch.fds.keys()
         directory = started.directory
     finally:
         started.stop()
