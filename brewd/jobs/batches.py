@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from brewd.adapters import cache
@@ -15,6 +16,7 @@ from brewd.jobs.base import JobContext
 
 Row = dict[str, Any]
 MAX_QUEUED = 8  # cache steps waiting for the worker thread, at most
+WALK_START = datetime(1, 1, 1, tzinfo=UTC)  # where a drain's walk starts
 
 
 @dataclass(frozen=True)
@@ -30,20 +32,33 @@ def drain(
     statement: str,
     params: Mapping[str, Any],
     after_commit: Callable[[list[Row]], None],
+    *,
+    walks: str,
 ) -> Drained:
     """Run `statement` (which handles at most %(batch)s rows and returns one row per row
     changed) in one transaction after another until a batch comes back short. Each batch
     passes ctx.batch() (stop flag before, fence before commit); `after_commit` gets the rows
-    of each batch once it is committed, never before."""
+    of each batch once it is committed, never before.
+
+    The statement picks its rows by walking an index in the order of column `walks`, from
+    %(after)s on (inclusive), and returns that column: each batch starts where the last one
+    stopped. Started from the beginning instead, every batch would step over the index entries
+    of every row the earlier batches changed; those entries stay until VACUUM and, while any
+    transaction could still see the old rows, cost a heap visit each time (quadratic in the
+    batches: 2.3 s instead of 1.0 s for 130,000 badges in 26 batches). A row that another
+    transaction commits behind the walk during the run is left for the next run, as a single
+    statement's snapshot would leave it."""
     size = ctx.config.database.batch_size
+    after = WALK_START
     total = batches = 0
     while True:
         with ctx.batch() as conn:
-            rows = conn.execute(statement, {**params, "batch": size}).fetchall()
+            rows = conn.execute(statement, {**params, "batch": size, "after": after}).fetchall()
         batches += 1
         total += len(rows)
         ctx.log.bind(event="batch_committed").debug("batch {}: {} rows", batches, len(rows))
         if rows:
+            after = max(row[walks] for row in rows)
             after_commit(rows)
         if len(rows) < size:
             return Drained(total, batches)

@@ -34,7 +34,7 @@ def _run(ctx: JobContext, cached: BestEffortCache) -> JobResult:
 
         cached.run("badge cache cleanup", clear)
 
-    done = drain(ctx, _EXPIRE, {"now": ctx.now}, after_commit)
+    done = drain(ctx, _EXPIRE, {"now": ctx.now}, after_commit, walks="expires_at")
     if not done.rows:
         return JobResult(0, "no badges to expire" + cached.note())
     return JobResult(

@@ -23,10 +23,12 @@ def run(ctx: JobContext) -> JobResult:
 
 
 def _run(ctx: JobContext, cached: BestEffortCache) -> JobResult:
-    expired = drain(ctx, _EXPIRE, {"now": ctx.now}, lambda rows: _refresh(ctx, cached, rows))
+    expired = drain(
+        ctx, _EXPIRE, {"now": ctx.now}, lambda rows: _refresh(ctx, cached, rows), walks="expires_at"
+    )
     days = ctx.config.pokes.retention_days
     cutoff = ctx.now - timedelta(days=days)
-    purged = drain(ctx, _PURGE, {"cutoff": cutoff}, lambda rows: None)
+    purged = drain(ctx, _PURGE, {"cutoff": cutoff}, lambda rows: None, walks="expired_at")
     if not expired.rows and not purged.rows:
         return JobResult(0, "no pokes to expire or purge" + cached.note())
     return JobResult(

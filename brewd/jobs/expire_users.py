@@ -36,7 +36,7 @@ def _run(ctx: JobContext, cached: BestEffortCache) -> JobResult:
         cached.run("cache cleanup of expired users", lambda redis: _forget(redis, rows))
 
     try:
-        done = drain(ctx, _EXPIRE, {"now": ctx.now}, after_commit)
+        done = drain(ctx, _EXPIRE, {"now": ctx.now}, after_commit, walks="expires_at")
     except (JobCancelled, FenceLost):
         _recount(ctx, cached, cafes, expired)  # committed batches still get exact counts
         raise

@@ -1,8 +1,9 @@
 -- expireUsers, one batch: deactivate at most %(batch)s users whose expiry has passed and close
 -- their open sessions at the user's expires_at; one row back per user expired.
--- The pick walks users_live_expires_at_idx (partial: is_active) oldest expiry first and stops
--- at the limit. The picked rows come back as an array of row addresses (ctid) so that the
--- update fetches exactly those heap tuples (a TID scan): joined as a set instead, the planner
+-- The pick walks users_live_expires_at_idx (partial: is_active) oldest expiry first, from where
+-- the last batch stopped (%(after)s: see drain() in batches.py), and stops at the limit. The
+-- picked rows come back as an array of row addresses (ctid) so that the update fetches
+-- exactly those heap tuples (a TID scan): joined as a set instead, the planner
 -- may hash-join against a whole-table scan, and the cost would follow the table, not the rows
 -- expired; by primary key, each row would cost an index descent more. The update repeats the
 -- pick's condition: should an API server write a picked row between the pick and the update,
@@ -15,12 +16,12 @@ WITH expired AS (
     WHERE ctid = ANY (ARRAY(
         SELECT ctid
         FROM users
-        WHERE is_active AND expires_at <= %(now)s
+        WHERE is_active AND expires_at <= %(now)s AND expires_at >= %(after)s
         ORDER BY expires_at
         LIMIT %(batch)s
     ))
       AND is_active AND expires_at <= %(now)s
-    RETURNING id, cafe_id, username
+    RETURNING id, cafe_id, username, expires_at
 ),
 -- Open sessions are found through user_sessions_open_user_idx (partial: ended_at IS NULL);
 -- `owner` is read as of the statement's start (expires_at is not changed above). A session
@@ -35,6 +36,6 @@ closed AS (
       AND owner.id = s.user_id
     RETURNING s.id
 )
-SELECT expired.id, expired.cafe_id, expired.username,
+SELECT expired.id, expired.cafe_id, expired.username, expired.expires_at,
        (SELECT count(*) FROM closed) AS sessions_closed
 FROM expired

@@ -11,6 +11,7 @@ from brewd.adapters import cache as keys
 from brewd.core.errors import JobCancelled
 from brewd.jobs import ALL_JOBS, expire_badges
 from brewd.jobs.base import load_sql
+from brewd.jobs.batches import WALK_START
 from tests.integration.jobs.expiry_rows import (
     NOW,
     US,
@@ -101,6 +102,21 @@ def test_backlog_in_batches_and_a_stop_between_them(pg: Conn, redis_url: str) ->
     assert "in 2 batches" in result.message
 
 
+def test_badges_sharing_an_expiry_across_batch_boundaries_all_expire(
+    pg: Conn, redis_url: str
+) -> None:
+    # Each batch resumes the walk at the last batch's latest expiry, inclusive: ties that a
+    # batch's limit cut in two are taken by the next batch, none skipped.
+    cafe = add_cafe(pg)
+    for minutes in [3, 2, 2, 2, 2, 2, 2, 2, 1, 1]:
+        add_badge(pg, add_user(pg, cafe, NOW + DAY), NOW - timedelta(minutes=minutes))
+
+    result = expire_badges.run(make_ctx(pg, redis_url, batch_size=3))
+
+    assert (result.affected_records, live(pg)) == (10, 0)
+    assert "in 4 batches" in result.message
+
+
 def test_redis_down_still_expires(pg: Conn, redis_url: str, cache: redis.Redis) -> None:
     user = add_user(pg, add_cafe(pg), NOW + DAY)
     add_badge(pg, user, NOW - DAY)
@@ -115,4 +131,6 @@ def test_redis_down_still_expires(pg: Conn, redis_url: str, cache: redis.Redis) 
 
 def test_statement_uses_the_partial_index(pg: Conn) -> None:
     statement = load_sql("expire_badges")
-    assert uses_index(pg, statement, {"now": NOW, "batch": 10}, "badges_live_expires_at_idx")
+    assert uses_index(
+        pg, statement, {"now": NOW, "batch": 10, "after": WALK_START}, "badges_live_expires_at_idx"
+    )

@@ -12,6 +12,7 @@ from brewd.adapters import cache as keys
 from brewd.core.errors import JobCancelled
 from brewd.jobs import ALL_JOBS, expire_pokes
 from brewd.jobs.base import load_sql
+from brewd.jobs.batches import WALK_START
 from tests.integration.jobs.expiry_rows import (
     NOW,
     US,
@@ -171,8 +172,8 @@ def test_redis_down_then_the_next_run_repairs_the_count(
 
 
 def test_statements_use_the_partial_indexes(pg: Conn) -> None:
-    batch = {"now": NOW, "batch": 10}
+    batch = {"now": NOW, "batch": 10, "after": WALK_START}
     assert uses_index(pg, load_sql("expire_pokes"), batch, "pokes_live_expires_at_idx")
     assert uses_index(pg, load_sql("expire_pokes"), batch, "pokes_live_from_idx")  # the count
-    purge = {"cutoff": NOW, "batch": 10}
+    purge = {"cutoff": NOW, "batch": 10, "after": WALK_START}
     assert uses_index(pg, load_sql("expire_pokes_purge"), purge, "pokes_expired_at_idx")

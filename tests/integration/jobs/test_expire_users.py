@@ -14,6 +14,7 @@ from brewd.adapters import cache as keys
 from brewd.core.errors import FenceLost, JobCancelled
 from brewd.jobs import ALL_JOBS, expire_users
 from brewd.jobs.base import JobResult, load_sql
+from brewd.jobs.batches import WALK_START
 from tests.integration.jobs.expiry_rows import (
     NOW,
     US,
@@ -221,7 +222,7 @@ def test_usernames_that_look_like_sql_are_only_data(
 
 
 def test_statements_use_the_partial_indexes(pg: Conn) -> None:
-    params = {"now": NOW, "batch": 10}
+    params = {"now": NOW, "batch": 10, "after": WALK_START}
     expire = load_sql("expire_users")
     assert uses_index(pg, expire, params, "users_live_expires_at_idx")
     assert uses_index(pg, expire, params, "user_sessions_open_user_idx")
