@@ -45,7 +45,8 @@ def drain(
     stopped. Started from the beginning instead, every batch would step over the index entries
     of every row the earlier batches changed; those entries stay until VACUUM and, while any
     transaction could still see the old rows, cost a heap visit each time (quadratic in the
-    batches: 2.3 s instead of 1.0 s for 130,000 badges in 26 batches). A row that another
+    batches; measured with another transaction open: 120,000 of 3M badges in 25 batches took
+    6.5 s walked from the start, 3.5 s resumed, 3.6 s as one statement). A row that another
     transaction commits behind the walk during the run is left for the next run, as a single
     statement's snapshot would leave it."""
     size = ctx.config.database.batch_size
