@@ -15,11 +15,12 @@ from brewd.core.catchup import catch_up, catchup_grace, trigger_for
 from brewd.core.config import Config
 from brewd.core.cron import CronSpec, latest_slot, next_slot, nominal_period
 from brewd.core.errors import DatabaseError, DatabaseUnavailable
+from brewd.loop.ahead import AheadSlots
 from brewd.loop.housekeeping import Housekeeping
 from brewd.loop.ticker import Ticker
 from brewd.loop.watchdog import STALLED_AFTER_S, Watchdog, overdue_jobs
 from brewd.runs.history import History
-from brewd.runs.records import Records
+from brewd.runs.records import Missed, Records
 from brewd.runs.retry import MIN_RUN_WINDOW_S, next_slot_at
 from brewd.runs.runner import Runner
 
@@ -63,6 +64,7 @@ class Scheduler:
         self.db, self.cache, self.metrics = runner.db, runner.cache, runner.metrics
         self._config = config
         self.plans = self._make_plans(config)
+        self.ahead = AheadSlots()  # slots passed before the database's clock reached them
         self.synced = False  # the start-up catch-up against the ledger has been done
         self._resync_attempt = 0
         self._next_resync = 0.0
@@ -94,6 +96,8 @@ class Scheduler:
         for plan in self.plans.values():  # synced: every plan has its next_due
             if plan.next_due is not None and plan.next_due <= now:
                 self._handle(plan, plan.last_handled or plan.next_due - ONE_US, now, reason)
+        for job, kept_reason, slots in self.ahead.settle(now):
+            self._record_missed(job, slots, len(slots), kept_reason, now, self.ahead.settled_after)
 
     def start_from_now(self, now: datetime) -> None:
         """Skip the start-up catch-up: the schedule starts at the next slot (the demo has just
@@ -109,7 +113,7 @@ class Scheduler:
         if mono < self._next_resync:
             return
         try:
-            last = self.history.last_slots()
+            last = self.history.last_slots(until=now)
             paused = self.history.paused()
         except DatabaseError as exc:
             delay = RESYNC_BACKOFF_S[min(self._resync_attempt, len(RESYNC_BACKOFF_S) - 1)]
@@ -142,7 +146,8 @@ class Scheduler:
         # Everything in (since, now] is now run or recorded; never move backwards.
         plan.last_handled = max(since, latest_slot(plan.spec, now) or since)
         if decision.missed_total:
-            self._record_missed(plan.name, list(decision.missed), decision.missed_total, reason)
+            missed = list(decision.missed)
+            self._record_missed(plan.name, missed, decision.missed_total, reason, now)
         if decision.run is not None:
             trigger = trigger_for(decision.run, now, start_up)
             self.metrics.schedule_lag(plan.name, max((now - decision.run).total_seconds(), 0.0))
@@ -150,25 +155,52 @@ class Scheduler:
             ends = next_slot_at(plan.next_due, now, time.monotonic())
             self.runner.submit_slot(plan.name, decision.run, trigger, ends)
 
-    def _record_missed(self, job: str, slots: list[datetime], total: int, reason: str) -> None:
+    def _record_missed(
+        self,
+        job: str,
+        slots: list[datetime],
+        total: int,
+        reason: str,
+        now: datetime,
+        settled_after: timedelta = timedelta(0),
+    ) -> None:
+        """Record `slots` (the newest of `total`) missed; those still ahead of the database's
+        clock are kept (brewd/loop/ahead.py), not missed yet."""
         message = f"missed: {reason}"
         if total > len(slots):
             message += f" ({total} slots in all; the oldest {total - len(slots)} not recorded)"
         try:
-            inserted = self.records.record_slots(job, slots, "missed", message)
+            result = self.records.record_missed(job, slots, message, settled_after)
         except DatabaseError as exc:
-            inserted = len(slots)  # unknown: count them all rather than hide a loss
+            result = Missed(len(slots), [], None)  # unknown: count them all, never hide a loss
             logger.bind(job=job, event="record_failed").warning(
                 "cannot record missed slots: {}", exc
             )
+        if result.ahead:
+            self._keep_ahead(job, result, reason, now)
         # Slots another node ran or recorded meanwhile (this node was stalled) were not missed.
-        total -= len(slots) - inserted
+        total -= len(slots) - result.inserted
         if total <= 0:
             return
         self.metrics.missed(job, reason, total)
         logger.bind(job=job, event="slot_missed").warning(
             "{}: {} slot(s) missed ({}), newest {}", job, total, reason, slots[-1] if slots else "?"
         )
+
+    def _keep_ahead(self, job: str, result: Missed, reason: str, now: datetime) -> None:
+        fresh = [slot for slot in result.ahead if slot not in self.ahead.slots[job]]
+        self.ahead.keep(job, result, reason, now)
+        if fresh:
+            logger.bind(job=job, event="slots_ahead").warning(
+                "{}: this node's clock is {:+.0f}s ahead of the database's; {} slot(s) up to {}"
+                " left to the node whose clock reaches them (recorded missed {:.0f}s after, if"
+                " none does)",
+                job,
+                self.ahead.offset.total_seconds(),
+                len(fresh),
+                fresh[-1],
+                self.ahead.settled_after.total_seconds(),
+            )
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -204,12 +236,20 @@ class Scheduler:
         if drift < 0:  # backwards: slots up to last_handled never run twice; re-plan from there
             for plan in self.plans.values():
                 plan.next_due = next_slot(plan.spec, max(now, plan.last_handled or now))
+                # ...but slots passed while the clock was ahead, and never recorded, are due again.
+                handed_back = self.ahead.hand_back(plan.name, now)
+                if handed_back:
+                    plan.last_handled = handed_back[0] - ONE_US
+                    plan.next_due = handed_back[0]
         return True
 
     def seconds_to_sleep(self, now: datetime, mono: float) -> float:
         dues = [p.next_due for p in self.plans.values() if p.next_due is not None and p.enabled]
         delay = min([(d - now).total_seconds() for d in dues], default=MAX_SLEEP_S)
         delay = min(delay, MAX_SLEEP_S, self.housekeeping.due_in(mono))
+        settle_in = self.ahead.due_in(now)
+        if settle_in is not None:
+            delay = min(delay, settle_in)
         if not self.synced:
             delay = min(delay, max(self._next_resync - mono, 0.0))
         ping_in = self.watchdog.due_in(mono)
@@ -280,3 +320,5 @@ class Scheduler:
                 before.last_handled if unchanged and before else latest_slot(plan.spec, now)
             )
             plan.next_due = next_slot(plan.spec, now)
+            if not unchanged:
+                self.ahead.forget(name)

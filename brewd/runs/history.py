@@ -18,10 +18,11 @@ class History:
         self.db = db
         self.node = node
 
-    def last_slots(self) -> dict[str, datetime]:
-        """The newest slot each job has any record of (run, skipped or missed), on any node."""
+    def last_slots(self, until: datetime) -> dict[str, datetime]:
+        """The newest slot up to `until` each job has any record of (run, skipped or missed),
+        on any node."""
         with self.db.connection() as conn:
-            rows = conn.execute(load("history_last_slots")).fetchall()
+            rows = conn.execute(load("history_last_slots"), {"until": until}).fetchall()
         return {row["job"]: row["slot"] for row in rows}
 
     def last_runs(self) -> dict[str, RunRecord]:

@@ -5,7 +5,7 @@ brewd/runs/claims.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import sql
@@ -78,6 +78,16 @@ class RunRecord:
         return cls(**{key: row[key] for key in cls.__dataclass_fields__})
 
 
+@dataclass(frozen=True)
+class Missed:
+    """What `Records.record_missed` did: rows inserted (a slot another node recorded or ran
+    keeps its record), the slots still ahead of the database's clock, and that clock."""
+
+    inserted: int
+    ahead: list[datetime]
+    database_now: datetime | None
+
+
 class Records:
     """Writing job_runs and job_state, for one node."""
 
@@ -115,6 +125,27 @@ class Records:
         with self.db.connection() as conn, conn.transaction():
             cursor = conn.execute(load("record_slots"), (job, self.node, status, message, slots))
             return cursor.rowcount
+
+    def record_missed(
+        self, job: str, slots: list[datetime], message: str, settled_after: timedelta
+    ) -> Missed:
+        """Record as missed the slots the database's clock passed at least `settled_after` ago;
+        the others are still to come for every node with a right clock, and are returned."""
+        if not slots:
+            return Missed(0, [], None)
+        with self.db.connection() as conn, conn.transaction():
+            row = conn.execute("SELECT now() AS now").fetchone()
+            assert row is not None  # SELECT without FROM returns one row
+            database_now: datetime = row["now"]
+            due = [slot for slot in slots if slot <= database_now - settled_after]
+            ahead = [slot for slot in slots if slot > database_now - settled_after]
+            inserted = 0
+            if due:
+                cursor = conn.execute(
+                    load("record_slots"), (job, self.node, "missed", message, due)
+                )
+                inserted = cursor.rowcount
+        return Missed(inserted, ahead, database_now)
 
     def get(self, run_id: int) -> RunRecord | None:
         with self.db.connection() as conn:

@@ -78,34 +78,54 @@ def test_wall_clock_stepped_forward_then_back_an_hour(
         30,
         "the run after the jump",
     )[0]
+    assert ran["status"] == "succeeded", ran
+    # The hour the jump skipped is still to come for the database: nothing of it is recorded
+    # missed (brewd/loop/ahead.py); the daemon says it keeps those slots.
+    assert not [r for r in ledger(pg) if r["status"] == "missed" and r["slot"] > database_now(pg)]
+    assert "left to the node whose clock reaches them" in daemon.output()
     offset.write_text("+0\n")  # and back
     wait_until(lambda: jumps(daemon) == 2, 30, "the backward jump noticed")
-    after_back = ledger(pg)
+    # Back: the kept slots are due again; the next minute runs at its time.
     status = daemon.request("GET", "/api/scheduler/status").body
-    metrics = daemon.request("GET", "/metrics").raw.decode()
-    assert daemon.stop() == 0
-    check_forward(after_back, first, ran)
-    # Backwards: the slots already handled (up to an hour ahead of the real time now) never
-    # run again; the next run is the first slot after them.
     pokes = next(job for job in status["jobs"] if job["name"] == "expirePokes")
     next_run = datetime.fromisoformat(pokes["next_run"].replace("Z", "+00:00"))
-    assert next_run > after_back[-1]["slot"]
-    assert after_back == ledger(pg)  # nothing ran or was recorded after the step back
+    assert next_run <= database_now(pg) + timedelta(minutes=1), next_run
+    wait_until(
+        lambda: any(r["slot"] >= next_run and r["status"] == "succeeded" for r in ledger(pg)),
+        90,
+        "the first slot after the step back",
+    )
+    rows = wait_until(lambda: contiguous(ledger(pg), first, ran), 90, "every minute recorded")
+    metrics = daemon.request("GET", "/metrics").raw.decode()
+    assert daemon.stop() == 0
+    check_records(rows, ran)
     assert "brewd_clock_jumps_total 2.0" in metrics
     assert "Traceback" not in daemon.output()
 
 
-def check_forward(rows: list[dict[str, Any]], first: dict[str, Any], ran: dict[str, Any]) -> None:
-    """Every minute from the first slot on has exactly one record: the slots the jump skipped
-    are 'missed: clock_jump' (or ran on time before it), the first run after the jump
-    succeeded (the documented catch-up policy), and none is doubled or failed."""
-    slots = [r["slot"] for r in rows]
-    assert slots == [first["slot"] + timedelta(minutes=i) for i in range(len(slots))]
-    assert ran in rows
-    assert ran["status"] == "succeeded", ran
+def database_now(pg: Conn) -> datetime:
+    row = pg.execute("SELECT now() AS now").fetchone()
+    assert row is not None
+    return row["now"]
+
+
+def contiguous(
+    rows: list[dict[str, Any]], first: dict[str, Any], ran: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The records from `first` up to the newest run before `ran`, if every minute has one."""
+    before = [r for r in rows if r["slot"] < ran["slot"] and r["status"] != "running"]
+    slots = [r["slot"] for r in before]
+    expected = [first["slot"] + timedelta(minutes=i) for i in range(len(slots))]
+    return [*before, ran] if len(slots) >= 2 and slots == expected else []
+
+
+def check_records(rows: list[dict[str, Any]], ran: dict[str, Any]) -> None:
+    """Every minute from the first slot on has exactly one record, and the run an hour ahead
+    one too: the minutes the clock was ahead for either ran after the step back or, if their
+    time passed while it was ahead, are 'missed: clock_jump'; nothing failed or doubled."""
+    assert rows[-1] == ran
     # The start-up slot ran, or was missed when the start came within seconds of the next.
     assert rows[0]["status"] == "succeeded" or rows[0]["message"] == "missed: downtime", rows[0]
-    missed = [r for r in rows[1:] if r["status"] == "missed"]
-    assert len(missed) >= 57, len(missed)
-    assert all(r["message"] == "missed: clock_jump" for r in missed), missed[:3]
-    assert all(r["status"] in ("succeeded", "missed") for r in rows), rows[-3:]
+    for row in rows[1:]:
+        assert row["status"] == "succeeded" or row["message"] == "missed: clock_jump", row
+    assert rows[-2]["status"] == "succeeded"  # the kept slots were run, not lost
