@@ -1,7 +1,7 @@
 """Job benchmark: every data job against its lower bound (tests/bench/bounds.py), at several scales.
 
     .venv/bin/python -m tests.bench.bench_jobs [--scales 10000,100000,1000000] [--repeat 3]
-        [--messages-per-user 10] [--jobs expireUsers,expirePokes]
+        [--messages-per-user 10] [--jobs expireUsers,expirePokes] [--batch-size 5000]
 
 Worlds have users // 1,000 cafés (10 to 10,000), 3 sessions and --messages-per-user
 messages per user: 10,000,000 users is the issue's 10,000 cafés / 30M sessions / 100M messages.
@@ -36,7 +36,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from brewd.adapters.cache import make_client
-from brewd.core.config import Config, RedisConfig
+from brewd.core.config import Config, DatabaseConfig, RedisConfig
 from brewd.db import migrate
 from brewd.demo import worldgen
 from brewd.jobs import ALL_JOBS
@@ -47,6 +47,7 @@ from tests.bench.plans import check_plans
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 JOBS = ("expireUsers", "expireBadges", "expirePokes", "calculateBadges", "aggregateAnalytics")
+BATCH_SIZE = DatabaseConfig().batch_size
 EXPIRING = 1_000  # users expiring in the scaling check
 Expiring = tuple[tuple[int, float], tuple[int, float]]  # (rows, s) with Redis, without
 
@@ -161,9 +162,10 @@ def make_world(scratch: Scratch, users: int, messages_per_user: int, keep: bool)
     return name
 
 
-def context(conn: Conn, redis_url: str, now: datetime) -> JobContext:
+def context(conn: Conn, redis_url: str, now: datetime, batch_size: int = BATCH_SIZE) -> JobContext:
     cache = make_client(RedisConfig(url=redis_url))
-    return JobContext(conn=conn, cache=cache, config=Config(), now=now, log=logger)
+    config = Config(database=DatabaseConfig(batch_size=batch_size))
+    return JobContext(conn=conn, cache=cache, config=config, now=now, log=logger)
 
 
 def best(repeat: int, once: Callable[[], tuple[int, float]]) -> tuple[int, float]:
@@ -171,9 +173,11 @@ def best(repeat: int, once: Callable[[], tuple[int, float]]) -> tuple[int, float
     return runs[0][0], min(seconds for _, seconds in runs)
 
 
-def time_job(scratch: Scratch, world: str, job: str, redis_url: str) -> tuple[int, float]:
+def time_job(
+    scratch: Scratch, world: str, job: str, redis_url: str, batch_size: int
+) -> tuple[int, float]:
     with scratch.copy(world) as conn:
-        ctx = context(conn, redis_url, NOW)
+        ctx = context(conn, redis_url, NOW, batch_size)
         started = time.perf_counter()
         result = ALL_JOBS[job].run(ctx)
         return result.affected_records, time.perf_counter() - started
@@ -192,8 +196,9 @@ def bench_scale(scratch: Scratch, world: str, users: int, args: argparse.Namespa
         if job not in ALL_JOBS:
             print(f"  {job}: not registered, skipped", flush=True)
             continue
-        rows, job_s = best(args.repeat, partial(time_job, scratch, world, job, args.redis_url))
-        _, db_s = best(args.repeat, partial(time_job, scratch, world, job, unreachable_redis()))
+        timed = partial(time_job, scratch, world, job, batch_size=args.batch_size)
+        rows, job_s = best(args.repeat, partial(timed, args.redis_url))
+        _, db_s = best(args.repeat, partial(timed, unreachable_redis()))
         bound_s = None
         if job in BOUNDS:
             bound_rows, bound_s = best(args.repeat, partial(time_bound, scratch, world, job))
@@ -267,6 +272,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the best counts")
     parser.add_argument("--messages-per-user", type=int, default=10, help="world shape")
     parser.add_argument("--jobs", default=",".join(JOBS), help="which jobs to time")
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help="database.batch_size of the jobs timed"
+    )
     parser.add_argument(
         "--keep-worlds",
         action="store_true",
