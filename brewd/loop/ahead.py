@@ -32,12 +32,15 @@ class AheadSlots:
     offset: timedelta = timedelta(0)  # this node's clock minus the database's, last seen
     settled_after: timedelta = SETTLED_AFTER
 
-    def keep(self, job: str, missed: Missed, reason: str, now: datetime) -> None:
-        """Keep what `Records.record_missed` left ahead; `now` is this node's clock."""
+    def keep(self, job: str, missed: Missed, reason: str, now: datetime) -> list[datetime]:
+        """Keep what `Records.record_missed` left ahead; `now` is this node's clock. Returns
+        the slots not kept before (the others are back from a settle that came too soon)."""
         if missed.database_now is not None:
             self.offset = now - missed.database_now
-        for slot in missed.ahead:
-            self.slots[job][slot] = reason
+        kept = self.slots[job]
+        fresh = [slot for slot in missed.ahead if slot not in kept]
+        kept.update(dict.fromkeys(missed.ahead, reason))
+        return fresh
 
     def due_in(self, now: datetime) -> float | None:
         """Seconds of this node's clock until the earliest kept slot may be settled."""
@@ -62,7 +65,7 @@ class AheadSlots:
     def hand_back(self, job: str, now: datetime) -> list[datetime]:
         """After a backward step of this node's clock: the kept slots of `job` that are in its
         future again, taken out to be scheduled (ascending)."""
-        slots = self.slots[job]
+        slots = self.slots.get(job, {})
         future = sorted(slot for slot in slots if slot > now)
         for slot in future:
             del slots[slot]

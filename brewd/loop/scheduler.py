@@ -188,8 +188,7 @@ class Scheduler:
         )
 
     def _keep_ahead(self, job: str, result: Missed, reason: str, now: datetime) -> None:
-        fresh = [slot for slot in result.ahead if slot not in self.ahead.slots[job]]
-        self.ahead.keep(job, result, reason, now)
+        fresh = self.ahead.keep(job, result, reason, now)
         if fresh:
             logger.bind(job=job, event="slots_ahead").warning(
                 "{}: this node's clock is {:+.0f}s ahead of the database's; {} slot(s) up to {}"

@@ -118,8 +118,9 @@ class Records:
             return self.finish(conn, run_id, outcome)
 
     def record_slots(self, job: str, slots: list[datetime], status: str, message: str) -> int:
-        """Record slots that did not run ('missed' or 'skipped'); a slot already recorded by
-        another node keeps its record. Returns how many rows were inserted."""
+        """Record slots that did not run ('skipped'; missed ones go through record_missed,
+        which minds the database's clock); a slot already recorded by another node keeps its
+        record. Returns how many rows were inserted."""
         if not slots:
             return 0
         with self.db.connection() as conn, conn.transaction():
@@ -137,8 +138,9 @@ class Records:
             row = conn.execute("SELECT now() AS now").fetchone()
             assert row is not None  # SELECT without FROM returns one row
             database_now: datetime = row["now"]
-            due = [slot for slot in slots if slot <= database_now - settled_after]
-            ahead = [slot for slot in slots if slot > database_now - settled_after]
+            cutoff = database_now - settled_after
+            due = [slot for slot in slots if slot <= cutoff]
+            ahead = [slot for slot in slots if slot > cutoff]
             inserted = 0
             if due:
                 cursor = conn.execute(
